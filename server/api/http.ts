@@ -1,0 +1,111 @@
+/**
+ * The HTTP side of the hub as one fastify instance: REST under `/api/v1`,
+ * OpenAPI at `/api/docs`, health and metrics, and MQTT over WebSocket at
+ * `/mqtt`. Built here, listened to by `server/hub.ts`; tests use `inject`.
+ */
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { createWebSocketStream } from 'ws';
+import type { HubContext } from '../hubContext.js';
+import type { Role, User } from '../store/userStore.js';
+import { ApiError, forbidden } from './errors.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes, SESSION_COOKIE } from './routes/auth.js';
+import { directoryRoutes } from './routes/directory.js';
+import { healthRoutes } from './routes/health.js';
+import { readingRoutes } from './routes/readings.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: User | null;
+    sessionToken: string | null;
+  }
+  interface FastifyContextConfig {
+    /** Roles allowed on this route; absent means the route is public. */
+    roles?: readonly Role[];
+  }
+}
+
+export type Http = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export async function buildHttp(ctx: HubContext): Promise<Http> {
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'http' }),
+    bodyLimit: 8 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('user', null);
+  app.decorateRequest('sessionToken', null);
+
+  await app.register(cookie);
+  await app.register(rateLimit, { global: false });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Anxin hub API', description: 'Remote monitoring for home elderly-care beds (家庭养老床位). See SPEC.md §6.', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, cookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE } } },
+      security: [{ bearer: [] }, { cookie: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  await app.register(websocket, {
+    options: {
+      maxPayload: 4 * 1024 * 1024,
+      // MQTT over WebSocket negotiates the `mqtt` subprotocol (MQTT 3.1.1 §6).
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    },
+  });
+
+  app.addHook('onRequest', async (req) => authenticateRequest(ctx, req));
+  app.addHook('preHandler', async (req) => {
+    const roles = req.routeOptions.config.roles;
+    if (!roles) return;
+    if (!req.user) throw new ApiError(401, 'unauthenticated', 'sign in first (POST /api/v1/auth/login)');
+    if (!roles.includes(req.user.role)) throw forbidden();
+  });
+
+  app.setErrorHandler((err: Error & { validation?: Array<{ instancePath: string; message?: string; params?: Record<string, unknown> }>; validationContext?: string; statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof ApiError) return reply.status(err.statusCode).send(err.body());
+    if (err.validation) {
+      const v = err.validation[0]!;
+      const missing = v.params?.missingProperty as string | undefined;
+      const field = [v.instancePath.slice(1).replaceAll('/', '.'), missing].filter(Boolean).join('.') || err.validationContext || '';
+      return reply.status(400).send({ error: 'invalid_request', message: `${err.validationContext ?? 'request'} ${field} ${v.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim(), field });
+    }
+    if (err.statusCode === 429) return reply.status(429).send({ error: 'rate_limited', message: err.message });
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.status(err.statusCode).send({ error: err.code ?? 'bad_request', message: err.message });
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.status(500).send({ error: 'internal', message: 'the hub could not complete this request; it has been logged' });
+  });
+  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `${req.method} ${req.url} is not a route` }));
+
+  app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, req) => {
+    ctx.broker.handleStream(createWebSocketStream(socket), req.raw);
+  });
+
+  await app.register(healthRoutes(ctx));
+  await app.register(authRoutes(ctx));
+  await app.register(directoryRoutes(ctx));
+  await app.register(readingRoutes(ctx));
+  await app.register(adminRoutes(ctx));
+  return app;
+}
+
+/** Resolves the session from `Authorization: Bearer` or the session cookie. */
+async function authenticateRequest(ctx: HubContext, req: FastifyRequest): Promise<void> {
+  const header = req.headers.authorization;
+  const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : req.cookies[SESSION_COOKIE];
+  if (!token) return;
+  const session = ctx.users.session(token);
+  if (session) {
+    req.user = session.user;
+    req.sessionToken = token;
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The embedded aedes broker (aedes 1.x, ESM, `Aedes.createBroker`) with Anxin's
+ * hooks: per-address connection limits, per-client secrets, the topic ACL, and
+ * the ingest in `authorizePublish`. MQTT over TCP here; over WebSocket the HTTP
+ * server hands its `/mqtt` sockets to `handle`.
+ *
+ * aedes 1.2 speaks MQTT 3.1 and 3.1.1 only; an MQTT 5 client is answered with
+ * CONNACK 0x01 (unacceptable protocol version) and should fall back to 3.1.1.
+ */
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Topics } from '../../devices/topics.js';
+import { unusableHash, verifySecret } from '../auth/secrets.js';
+import type { EventBus } from '../events.js';
+import type { Ingest } from '../ingest/ingest.js';
+import type { HubMetrics } from '../metrics.js';
+import type { DirectoryStore } from '../store/directoryStore.js';
+import { authorizeSubscribeFilter, type Principal } from './acl.js';
+import { ConnectLimiter } from './connectLimiter.js';
+
+export interface BrokerDeps {
+  topics: Topics;
+  directory: DirectoryStore;
+  ingest: Ingest;
+  events: EventBus;
+  metrics: HubMetrics;
+  log: Logger;
+  connectBurst: number;
+  connectPerSecond: number;
+}
+
+/** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
+const CONNACK = { identifierRejected: 2, badCredentials: 4, notAuthorized: 5 } as const;
+
+export class HubBroker {
+  private aedes!: Aedes;
+  private tcp: Server | null = null;
+  private tcpClosed: Promise<void> | null = null;
+  private readonly principals = new WeakMap<Client, Principal>();
+  /** Secrets verified since start, as SHA-256, so a reconnect storm does not re-run scrypt. */
+  private readonly verified = new Map<string, Buffer>();
+  private readonly limiter: ConnectLimiter;
+  private readonly unusable = unusableHash('device');
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: BrokerDeps) {
+    this.limiter = new ConnectLimiter({ burst: deps.connectBurst, perSecond: deps.connectPerSecond });
+  }
+
+  async start(): Promise<void> {
+    const { metrics, log, ingest, directory, events } = this.deps;
+    this.aedes = await Aedes.createBroker({
+      // Readings wait for their group commit inside authorizePublish; let many be in flight.
+      concurrency: 1000,
+      preConnect: (client, _packet, cb) => {
+        const address = remoteAddress(client);
+        const verdict = this.limiter.attempt(address);
+        if (!verdict.ok) {
+          metrics.connectRefused.inc({ reason: verdict.reason });
+          log.warn({ address, reason: verdict.reason }, 'mqtt connection refused before sign-in');
+        }
+        cb(null, verdict.ok);
+      },
+      authenticate: (client, username, password, cb) => {
+        this.authenticate(client, username, password).then(
+          (principal) => {
+            this.principals.set(client, principal);
+            cb(null, true);
+          },
+          (err: AuthenticateError) => cb(err, false),
+        );
+      },
+      authorizePublish: (client, packet, cb) => {
+        const principal = client ? this.principals.get(client) ?? null : null;
+        if (client && !principal) {
+          cb(new Error('client is not signed in'));
+          return;
+        }
+        ingest.handle(principal, packet as PublishPacket & { qos: 0 | 1 | 2 }, cb);
+      },
+      authorizeSubscribe: (client, sub, cb) => {
+        const principal = client ? this.principals.get(client) : undefined;
+        if (principal && authorizeSubscribeFilter(principal, sub.topic, this.deps.topics, (id) => directory.device(id)?.homeId)) {
+          cb(null, sub);
+          return;
+        }
+        metrics.aclDenied.inc({ action: 'subscribe', kind: principal?.kind ?? 'unknown' });
+        log.warn({ clientId: client?.id, filter: sub.topic }, 'subscription refused');
+        cb(null, null as unknown as Subscription); // SUBACK 0x80 for this filter (MQTT-3.9.3)
+      },
+    });
+
+    this.aedes.on('clientReady', (client) => {
+      const p = this.principals.get(client);
+      if (!p) return;
+      metrics.connectedClients.inc({ kind: p.kind });
+      const at = Date.now();
+      directory.recordConnection(p.id, p.kind, p.homeId, true, at);
+      events.emit('device.status', { clientId: p.id, kind: p.kind, homeId: p.homeId, online: true, at, source: 'connection' });
+      log.info({ clientId: p.id, kind: p.kind, address: remoteAddress(client) }, 'mqtt client connected');
+    });
+    this.aedes.on('clientDisconnect', (client) => {
+      const p = this.principals.get(client);
+      if (!p) return;
+      metrics.connectedClients.dec({ kind: p.kind });
+      const at = Date.now();
+      directory.recordConnection(p.id, p.kind, p.homeId, false, at);
+      events.emit('device.status', { clientId: p.id, kind: p.kind, homeId: p.homeId, online: false, at, source: 'connection' });
+      log.info({ clientId: p.id, kind: p.kind }, 'mqtt client disconnected');
+    });
+    this.aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'));
+    this.aedes.on('connectionError', (client, err) => log.debug({ address: remoteAddress(client), err: err.message }, 'mqtt connection error'));
+    this.sweepTimer = setInterval(() => this.limiter.sweep(), 60_000).unref();
+  }
+
+  /** Starts the MQTT/TCP listener; resolves with the bound port. */
+  listenTcp(port: number, host: string): Promise<number> {
+    const server = createServer((socket: Socket) => this.aedes.handle(socket));
+    this.tcp = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+    });
+  }
+
+  /** Serves one MQTT-over-WebSocket connection accepted by the HTTP server. */
+  handleStream(stream: Duplex, req: IncomingMessage): void {
+    this.aedes.handle(stream, req as never);
+  }
+
+  /** Publishes from the hub itself (rejects, alerts); in-process publishes skip the ACL. */
+  publish(topic: string, payload: object, qos: 0 | 1 = 1): void {
+    this.aedes.publish(
+      { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(payload)), qos, retain: false, dup: false } as PublishPacket,
+      (err) => { if (err) this.deps.log.error({ err, topic }, 'hub publish failed'); },
+    );
+  }
+
+  /** After a secret is rotated or a device removed: forget the cached check and drop the session. */
+  forget(username: string): void {
+    this.verified.delete(username);
+    const client = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[username];
+    if (client) client.close();
+  }
+
+  get connectedClients(): number {
+    return this.aedes.connectedClients;
+  }
+
+  /**
+   * Stops accepting new TCP connections. Established ones stay until `close`;
+   * the promise settles only once they are gone, so do not await it first.
+   */
+  stopAccepting(): Promise<void> {
+    this.tcpClosed ??= new Promise((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+    return this.tcpClosed;
+  }
+
+  /** Closes every client connection and the broker. */
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const closing = this.stopAccepting();
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    await closing;
+  }
+
+  private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<Principal> {
+    const { directory, metrics, log } = this.deps;
+    const address = remoteAddress(client);
+    const fail = (code: number, reason: string): never => {
+      metrics.connectRefused.inc({ reason });
+      this.limiter.failure(address);
+      log.warn({ clientId: client.id, username, address, reason }, 'mqtt sign-in refused');
+      const err = new Error(reason) as AuthenticateError;
+      err.returnCode = code;
+      throw err;
+    };
+    if (!username || !password || password.length === 0) return fail(CONNACK.badCredentials, 'missing_credentials');
+    const secret = password.toString('utf8');
+    const credential = directory.credential(username);
+    const digest = createHash('sha256').update(secret).digest();
+    const cached = this.verified.get(username);
+    const ok = credential && cached
+      ? timingSafeEqual(cached, digest)
+      : await verifySecret(secret, credential?.secretHash ?? this.unusable);
+    if (!credential || !ok) return fail(CONNACK.badCredentials, credential ? 'wrong_secret' : 'unknown_client');
+    // The client id is the identity: otherwise one device could take over another's session.
+    if (client.id !== username) return fail(CONNACK.identifierRejected, 'client_id_mismatch');
+    this.verified.set(username, digest);
+    return { kind: credential.kind, id: credential.username, homeId: credential.homeId };
+  }
+}
+
+function remoteAddress(client: Client | null): string {
+  if (!client) return 'unknown';
+  const conn = client.conn as Partial<Socket>;
+  return conn.remoteAddress ?? (client.req as IncomingMessage | undefined)?.socket?.remoteAddress ?? 'unknown';
+}

@@ -1,0 +1,97 @@
+/**
+ * Hub configuration (SPEC §7), read from the environment once, validated, and
+ * passed down. Nothing else reads `process.env`.
+ */
+import { Type, type Static } from 'typebox';
+import { compileSchema, describeError } from '../devices/schemaValidator.js';
+import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+
+export const HubConfigSchema = Type.Object({
+  httpPort: Port,
+  mqttPort: Port,
+  host: Type.String({ minLength: 1 }),
+  dataDir: Type.String({ minLength: 1 }),
+  adminPassword: Type.Optional(Type.String({ minLength: 12 })),
+  tz: Type.String({ minLength: 1 }),
+  topicPrefix: Type.String({ pattern: '^[a-z0-9]+(/[a-z0-9]+)*$' }),
+  /** `full`: fsync every commit (survives power loss); `normal`: survives a crash of the hub process. */
+  sync: Type.Union([Type.Literal('full'), Type.Literal('normal')]),
+  /** How many refused payloads are kept for inspection. */
+  refusalLimit: Type.Integer({ minimum: 100 }),
+  /** MQTT connection attempts per source address: bucket size and refill per second. */
+  connectBurst: Type.Integer({ minimum: 1 }),
+  connectPerSecond: Type.Number({ exclusiveMinimum: 0 }),
+  /** Web sign-in attempts per source address per minute. */
+  loginPerMinute: Type.Integer({ minimum: 1 }),
+  sessionHours: Type.Number({ exclusiveMinimum: 0 }),
+  logLevel: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
+    Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
+  ]),
+});
+export type HubConfig = Static<typeof HubConfigSchema>;
+
+export const DEFAULTS: HubConfig = {
+  httpPort: 8080,
+  mqttPort: 1883,
+  host: '127.0.0.1',
+  dataDir: './data',
+  tz: 'Asia/Shanghai',
+  topicPrefix: DEFAULT_TOPIC_PREFIX,
+  sync: 'full',
+  refusalLimit: 10_000,
+  connectBurst: 200,
+  connectPerSecond: 50,
+  loginPerMinute: 10,
+  sessionHours: 12,
+  logLevel: 'info',
+};
+
+const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
+  ANXIN_HTTP_PORT: { key: 'httpPort', number: true },
+  ANXIN_MQTT_PORT: { key: 'mqttPort', number: true },
+  ANXIN_HOST: { key: 'host' },
+  ANXIN_DATA_DIR: { key: 'dataDir' },
+  ANXIN_ADMIN_PASSWORD: { key: 'adminPassword' },
+  ANXIN_TZ: { key: 'tz' },
+  ANXIN_TOPIC_PREFIX: { key: 'topicPrefix' },
+  ANXIN_SYNC: { key: 'sync' },
+  ANXIN_REFUSAL_LIMIT: { key: 'refusalLimit', number: true },
+  ANXIN_MQTT_CONNECT_BURST: { key: 'connectBurst', number: true },
+  ANXIN_MQTT_CONNECT_PER_SECOND: { key: 'connectPerSecond', number: true },
+  ANXIN_LOGIN_PER_MINUTE: { key: 'loginPerMinute', number: true },
+  ANXIN_SESSION_HOURS: { key: 'sessionHours', number: true },
+  ANXIN_LOG_LEVEL: { key: 'logLevel' },
+};
+
+const validate = compileSchema<HubConfig>(HubConfigSchema);
+
+/** Thrown with every problem named by its environment variable. */
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<HubConfig> = {}): HubConfig {
+  const fromEnv: Partial<Record<keyof HubConfig, unknown>> = {};
+  for (const [name, { key, number }] of Object.entries(ENV)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    fromEnv[key] = number && /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw;
+  }
+  const config = { ...DEFAULTS, ...fromEnv, ...overrides };
+  if (!validate(config)) {
+    const problems = (validate.errors ?? []).map((e) => {
+      const p = describeError(e);
+      const key = p.path.slice(1);
+      const name = Object.entries(ENV).find(([, v]) => v.key === key)?.[0] ?? key;
+      return `${name} ${p.message}`;
+    });
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: config.tz });
+  } catch {
+    throw new ConfigError(`invalid configuration: ANXIN_TZ "${config.tz}" is not a known time zone`);
+  }
+  return config;
+}

@@ -1,0 +1,258 @@
+/**
+ * Everything that can be wrong with an import document, found at once: the
+ * schema's errors and the cross-references JSON Schema cannot express
+ * (duplicate ids, the doctor a resident names, the resident a device is bound
+ * to, ids already used elsewhere in the directory). Each problem is named by
+ * the JSON Pointer of the offending value so a person can fix the file in one
+ * pass instead of one error per attempt.
+ */
+import { compileSchema, describeError } from '../../devices/schemaValidator.js';
+import { ID_PATTERN } from '../../devices/topics.js';
+import type { Db } from '../store/sqliteDb.js';
+import { ImportDocument, MAX_RESIDENTS_PER_HOME, NOT_BLANK, USERNAME_PATTERN } from './importSchema.js';
+
+/** One thing to fix, e.g. `{path: "/homes/0/residents/1/birthYear", message: "must be <= 2025"}`. */
+export interface ImportProblem {
+  path: string;
+  message: string;
+}
+
+export type MqttKind = 'device' | 'gateway';
+
+/** Directory rows as stored (snake_case columns; JSON columns as text). */
+export interface HomeRow { id: string; address: string; phone: string | null; access: string | null }
+export interface ResidentRow {
+  id: string; home_id: string; name: string; birth_year: number | null; sex: string | null;
+  doctor: string | null; conditions: string; contacts: string; targets: string;
+}
+export interface GatewayRow { id: string; home_id: string }
+export interface DeviceRow { id: string; home_id: string; type: string; resident_id: string | null; heartbeat_seconds: number | null }
+export interface UserRow { username: string; role: string; name: string | null }
+/** A stored user; a disabled one keeps its row (residents and the audit trail refer to it). */
+export interface StoredUser extends UserRow { disabled: number }
+export interface CredentialRow { username: string; kind: MqttKind; home_id: string }
+
+/** Point lookups of what the directory already holds, for checking and planning an import. */
+export class ExistingDirectory {
+  private readonly stmts;
+
+  constructor(db: Db) {
+    this.stmts = {
+      home: db.prepare('SELECT id, address, phone, access FROM homes WHERE id = ?'),
+      homeGateway: db.prepare('SELECT id FROM gateways WHERE home_id = ?').pluck(),
+      resident: db.prepare('SELECT id, home_id, name, birth_year, sex, doctor, conditions, contacts, targets FROM residents WHERE id = ?'),
+      residentIdsOfHome: db.prepare('SELECT id FROM residents WHERE home_id = ?').pluck(),
+      gateway: db.prepare('SELECT id, home_id FROM gateways WHERE id = ?'),
+      device: db.prepare('SELECT id, home_id, type, resident_id, heartbeat_seconds FROM devices WHERE id = ?'),
+      user: db.prepare('SELECT username, role, name, disabled FROM users WHERE username = ?'),
+      credential: db.prepare('SELECT username, kind, home_id FROM mqtt_credentials WHERE username = ?'),
+    };
+  }
+
+  home(id: string): HomeRow | undefined { return this.stmts.home.get(id) as HomeRow | undefined; }
+  homeGateway(homeId: string): string | undefined { return this.stmts.homeGateway.get(homeId) as string | undefined; }
+  resident(id: string): ResidentRow | undefined { return this.stmts.resident.get(id) as ResidentRow | undefined; }
+  residentIdsOfHome(homeId: string): string[] { return this.stmts.residentIdsOfHome.all(homeId) as string[]; }
+  gateway(id: string): GatewayRow | undefined { return this.stmts.gateway.get(id) as GatewayRow | undefined; }
+  device(id: string): DeviceRow | undefined { return this.stmts.device.get(id) as DeviceRow | undefined; }
+  user(username: string): StoredUser | undefined { return this.stmts.user.get(username) as StoredUser | undefined; }
+  credential(username: string): CredentialRow | undefined { return this.stmts.credential.get(username) as CredentialRow | undefined; }
+}
+
+const validateSchema = compileSchema<ImportDocument>(ImportDocument, { allErrors: true });
+
+/** Ajv's "must match pattern" and "one of the allowed values", said so the person fixing a file knows what to write. */
+const PATTERN_MESSAGES: Record<string, string> = {
+  [ID_PATTERN]: 'must be 1 to 64 lower-case letters, digits or "-", not starting with "-"',
+  [USERNAME_PATTERN]: 'must be 2 to 64 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit',
+  [NOT_BLANK]: 'must not be blank',
+};
+
+const USERNAME_RE = new RegExp(USERNAME_PATTERN);
+const ID_RE = new RegExp(ID_PATTERN);
+
+/** Schema problems only; an empty list means `doc` is an `ImportDocument`. */
+export function schemaProblems(doc: unknown): ImportProblem[] {
+  if (validateSchema(doc)) return [];
+  return (validateSchema.errors ?? []).map((e) => {
+    const { path, message } = describeError(e);
+    if (e.keyword === 'pattern') {
+      return { path, message: PATTERN_MESSAGES[(e.params as { pattern: string }).pattern] ?? message };
+    }
+    if (e.keyword === 'enum') {
+      return { path, message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
+    }
+    return { path, message };
+  });
+}
+
+type Loose = Record<string, unknown>;
+
+/**
+ * Cross-reference problems. Runs on documents that failed the schema too, so
+ * every problem is reported at once; hence it reads the document defensively
+ * and skips what the schema has already refused.
+ */
+export function referenceProblems(doc: unknown, existing: ExistingDirectory): ImportProblem[] {
+  const problems: ImportProblem[] = [];
+  const add = (path: string, message: string): void => { problems.push({ path, message }); };
+  const homes = objectItems(isObject(doc) ? doc.homes : undefined);
+
+  // Users first: residents' doctors may be declared in the same document.
+  const docUsers = new Map<string, { role: unknown; path: string }>();
+  for (const [i, user] of objectItems(isObject(doc) ? doc.users : undefined)) {
+    const username = text(user.username);
+    if (!username) continue;
+    const path = `/users/${i}`;
+    const first = docUsers.get(username);
+    if (first) { add(`${path}/username`, `duplicates ${first.path}/username`); continue; }
+    docUsers.set(username, { role: user.role, path });
+    const row = existing.user(username);
+    if (row && typeof user.role === 'string' && row.role !== user.role) {
+      add(`${path}/role`, `user ${username} already exists with role ${row.role}; changing a role is an admin action, not an import`);
+    }
+  }
+
+  // Where each id is first declared, so later ones are named as duplicates of it.
+  const homePaths = new Map<string, string>();
+  const residentDecls = new Map<string, { homeId: string | undefined; path: string }>();
+  // Devices and gateways authenticate with their id as MQTT username (SPEC §2): one namespace.
+  const mqttDecls = new Map<string, { kind: MqttKind; path: string }>();
+  const declareMqtt = (id: string | undefined, kind: MqttKind, path: string): void => {
+    if (!id) return;
+    const first = mqttDecls.get(id);
+    if (!first) { mqttDecls.set(id, { kind, path }); return; }
+    add(`${path}/id`, first.kind === kind ? `duplicates ${first.path}/id`
+      : `duplicates ${first.path}/id: devices and gateways share one namespace, their MQTT username`);
+  };
+  for (const [i, home] of homes) {
+    const path = `/homes/${i}`;
+    const homeId = text(home.id);
+    if (homeId) {
+      const first = homePaths.get(homeId);
+      if (first) add(`${path}/id`, `duplicates ${first}/id`);
+      else homePaths.set(homeId, path);
+    }
+    for (const [j, resident] of objectItems(home.residents)) {
+      const id = text(resident.id);
+      if (!id) continue;
+      const first = residentDecls.get(id);
+      if (first) add(`${path}/residents/${j}/id`, `duplicates ${first.path}/id`);
+      else residentDecls.set(id, { homeId, path: `${path}/residents/${j}` });
+    }
+    if (isObject(home.gateway)) declareMqtt(text(home.gateway.id), 'gateway', `${path}/gateway`);
+    for (const [k, device] of objectItems(home.devices)) declareMqtt(text(device.id), 'device', `${path}/devices/${k}`);
+  }
+
+  for (const [i, home] of homes) {
+    const homeId = text(home.id);
+    if (!homeId) continue;
+    const path = `/homes/${i}`;
+    const residents = objectItems(home.residents);
+    for (const [j, resident] of residents) {
+      const rPath = `${path}/residents/${j}`;
+      const id = text(resident.id);
+      const row = id ? existing.resident(id) : undefined;
+      if (row && row.home_id !== homeId) {
+        add(`${rPath}/id`, `resident ${id} already lives in home ${row.home_id}; moving a resident is an admin action, not an import`);
+      }
+      // A malformed name is the schema's problem; looking it up would only repeat it.
+      const doctor = text(resident.doctor);
+      if (doctor && USERNAME_RE.test(doctor)) {
+        const problem = doctorProblem(doctor, docUsers, existing);
+        if (problem) add(`${rPath}/doctor`, problem);
+      }
+    }
+    if (Array.isArray(home.residents) && home.residents.length <= MAX_RESIDENTS_PER_HOME) {
+      const listed = new Set(residents.map(([, r]) => r.id));
+      const kept = existing.residentIdsOfHome(homeId).filter((id) => !listed.has(id)).length;
+      if (kept + home.residents.length > MAX_RESIDENTS_PER_HOME) {
+        add(`${path}/residents`, `home ${homeId} would have ${kept + home.residents.length} residents (${kept} more already in the directory); at most ${MAX_RESIDENTS_PER_HOME}`);
+      }
+    }
+
+    if (isObject(home.gateway)) {
+      const id = text(home.gateway.id);
+      const current = existing.homeGateway(homeId);
+      if (id && current !== undefined && current !== id) {
+        add(`${path}/gateway/id`, `home ${homeId} already has gateway ${current}; replacing a gateway is an admin action, not an import`);
+      }
+      const problem = id ? identityProblem(id, 'gateway', homeId, existing) : undefined;
+      if (problem) add(`${path}/gateway/id`, problem);
+    }
+
+    for (const [k, device] of objectItems(home.devices)) {
+      const dPath = `${path}/devices/${k}`;
+      const id = text(device.id);
+      const problem = id ? identityProblem(id, 'device', homeId, existing) : undefined;
+      if (problem) add(`${dPath}/id`, problem);
+      const residentId = text(device.resident);
+      if (residentId && ID_RE.test(residentId)) {
+        const decl = residentDecls.get(residentId);
+        const residentHome = decl ? decl.homeId : existing.resident(residentId)?.home_id;
+        if (!decl && residentHome === undefined) {
+          add(`${dPath}/resident`, `no resident ${residentId} in this document or the directory`);
+        } else if (residentHome !== undefined && residentHome !== homeId) {
+          add(`${dPath}/resident`, `${residentId} is a resident of home ${residentHome}, not of ${homeId}`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+/** Schema and cross-reference problems together, in the order of their paths. */
+export function findProblems(doc: unknown, existing: ExistingDirectory): ImportProblem[] {
+  const problems = [...schemaProblems(doc), ...referenceProblems(doc, existing)];
+  const unique = new Map(problems.map((p) => [`${p.path}\u0000${p.message}`, p]));
+  return [...unique.values()].sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+}
+
+function doctorProblem(doctor: string, docUsers: Map<string, { role: unknown; path: string }>, existing: ExistingDirectory): string | undefined {
+  const declared = docUsers.get(doctor);
+  // A role conflict between document and directory is reported on the user itself.
+  if (declared) return declared.role === 'doctor' ? undefined : `${doctor} is declared at ${declared.path} with role ${String(declared.role)}, not doctor`;
+  const row = existing.user(doctor);
+  if (!row) return `no user ${doctor} in this document or the directory`;
+  if (row.role !== 'doctor') return `user ${doctor} has role ${row.role}, not doctor`;
+  // A disabled doctor cannot sign in, so their residents' alerts would reach nobody.
+  return row.disabled ? `doctor ${doctor} is disabled` : undefined;
+}
+
+/**
+ * What stops `id` from being this home's device or gateway: it is the other
+ * kind's MQTT username, or it already belongs to another home (the broker's
+ * ACL confines a client to its credential's home, so moving one must be a
+ * deliberate act that also revokes the old home's access).
+ */
+function identityProblem(id: string, kind: MqttKind, homeId: string, existing: ExistingDirectory): string | undefined {
+  const other: MqttKind = kind === 'device' ? 'gateway' : 'device';
+  const credential = existing.credential(id);
+  const otherRow = kind === 'device' ? existing.gateway(id) : existing.device(id);
+  if (otherRow || credential?.kind === other) {
+    return `${id} is already the id of a ${other}; devices and gateways share one namespace, their MQTT username`;
+  }
+  const row = kind === 'device' ? existing.device(id) : existing.gateway(id);
+  const ownerHome = row?.home_id ?? credential?.home_id;
+  if (ownerHome !== undefined && ownerHome !== homeId) {
+    return `${kind} ${id} already belongs to home ${ownerHome}; moving it is an admin action, not an import`;
+  }
+  if (credential && credential.home_id !== homeId) {
+    return `the MQTT credential ${id} belongs to home ${credential.home_id}`;
+  }
+  return undefined;
+}
+
+function isObject(v: unknown): v is Loose {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The object elements of an array with their indexes; anything else the schema has refused. */
+function objectItems(v: unknown): Array<[number, Loose]> {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((x: unknown, i): Array<[number, Loose]> => (isObject(x) ? [[i, x]] : []));
+}
+
+function text(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

@@ -1,0 +1,204 @@
+/**
+ * The ingest pipeline (SPEC §3), run from aedes' `authorizePublish` hook so that
+ * the PUBACK of a QoS 1 reading leaves only after the reading is durable:
+ * aedes writes the PUBACK as soon as this hook calls back (handlers/publish.js).
+ *
+ *   classify topic → check ACL → parse + validate → resolve resident →
+ *   group commit → announce stored readings → call back (PUBACK)
+ *
+ * Every refusal is answered on the sender's `rejects` topic, logged, counted
+ * and kept; the sender is never disconnected for bad content.
+ */
+import type { Logger } from 'pino';
+import { isDeviceType, DEVICE_TYPE_DEFINITIONS } from '../../devices/deviceTypes.js';
+import { DeviceStatusPayload, GatewayStatusPayload, type RejectMessage } from '../../devices/readingSchema.js';
+import { compileSchema, describeError } from '../../devices/schemaValidator.js';
+import type { ParsedTopic, Topics } from '../../devices/topics.js';
+import { parseTelemetry, type Reading, type Refusal } from '../../devices/validateReading.js';
+import type { EventBus } from '../events.js';
+import type { HubMetrics } from '../metrics.js';
+import type { DirectoryStore } from '../store/directoryStore.js';
+import type { RefusalStore } from '../store/refusalStore.js';
+import type { ReadingStore } from '../store/types.js';
+import { authorizePublishTopic, rejectsTopicFor, type Principal } from '../broker/acl.js';
+
+export interface IngestDeps {
+  topics: Topics;
+  directory: DirectoryStore;
+  readings: ReadingStore;
+  refusals: RefusalStore;
+  events: EventBus;
+  metrics: HubMetrics;
+  log: Logger;
+  /** Publishes a message to a client (rejects); provided by the broker. */
+  publish: (topic: string, payload: object) => void;
+  now?: () => number;
+}
+
+/** The part of an aedes PUBLISH packet the ingest reads and may adjust. */
+export interface PublishPacket {
+  topic: string;
+  payload: Buffer | string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+export type IngestCallback = (err?: Error | null) => void;
+
+const validateDeviceStatus = compileSchema<DeviceStatusPayload>(DeviceStatusPayload);
+const validateGatewayStatus = compileSchema<GatewayStatusPayload>(GatewayStatusPayload);
+
+export class Ingest {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: IngestDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Handles one publish from an authenticated client. `principal` is null only
+   * for a last will the broker publishes on behalf of a client that is gone.
+   */
+  handle(principal: Principal | null, packet: PublishPacket, done: IngestCallback): void {
+    const started = process.hrtime.bigint();
+    const { topics, directory } = this.deps;
+    const topic = topics.parse(packet.topic);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    if (!principal) {
+      if (topic?.kind === 'deviceStatus' || topic?.kind === 'gatewayStatus') this.status(null, topic, payload, packet);
+      done(null);
+      return;
+    }
+    const decision = authorizePublishTopic(principal, topic, (id) => directory.device(id)?.homeId);
+    if (!decision.allowed) {
+      this.deps.metrics.aclDenied.inc({ action: 'publish', kind: principal.kind });
+      this.refuse(principal, topic, packet, payload, [{ code: decision.reason, detail: decision.detail }]);
+      this.drop(packet);
+      done(null);
+      return;
+    }
+    switch (topic!.kind) {
+      case 'telemetry':
+        packet.retain = false; // readings are never retained by the broker
+        this.telemetry(principal, topic as Extract<ParsedTopic, { kind: 'telemetry' }>, packet, payload, started, done);
+        return;
+      case 'deviceStatus':
+      case 'gatewayStatus':
+        this.status(principal, topic!, payload, packet);
+        done(null);
+        return;
+    }
+  }
+
+  private telemetry(
+    principal: Principal,
+    topic: Extract<ParsedTopic, { kind: 'telemetry' }>,
+    packet: PublishPacket,
+    payload: Buffer,
+    started: bigint,
+    done: IngestCallback,
+  ): void {
+    const { directory, readings, metrics, events, log } = this.deps;
+    const device = directory.device(topic.deviceId)!;
+    const definition = isDeviceType(device.type) ? DEVICE_TYPE_DEFINITIONS[device.type] : undefined;
+    const accepted: Reading[] = [];
+    const refused: Refusal[] = [];
+    for (const outcome of parseTelemetry(payload, topic, this.now())) {
+      if (!outcome.ok) {
+        refused.push(outcome.refusal);
+        continue;
+      }
+      const r = outcome.reading;
+      if (definition && !definition.measures.includes(r.type)) {
+        refused.push({ id: r.id, code: 'type_not_supported', field: 'type', detail: `a ${device.type} does not report ${r.type}` });
+        continue;
+      }
+      if (r.residentId !== null) {
+        if (directory.residentHome(r.residentId) !== topic.homeId) {
+          refused.push({ id: r.id, code: 'unknown_resident', field: 'residentId', detail: `resident ${r.residentId} does not live in home ${topic.homeId}` });
+          continue;
+        }
+      } else {
+        r.residentId = device.residentId;
+      }
+      accepted.push(r);
+    }
+    if (refused.length > 0) this.refuse(principal, topic, packet, payload, refused);
+    if (accepted.length === 0) {
+      this.drop(packet);
+      done(null);
+      return;
+    }
+    readings.append(accepted, (err, stored) => {
+      if (err) {
+        // Not durable, so no PUBACK: the error closes the connection and the
+        // sender keeps the reading and sends it again (MQTT-4.4.0-1).
+        log.error({ err, clientId: principal.id, topic: packet.topic }, 'store failed; reading not acknowledged');
+        done(err);
+        return;
+      }
+      metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      for (let i = 0; i < accepted.length; i++) {
+        const r = accepted[i]!;
+        if (stored![i]) {
+          metrics.readingsAccepted.inc({ type: r.type });
+          events.emit('reading.stored', r);
+        } else {
+          metrics.readingsDuplicate.inc();
+        }
+      }
+      done(null);
+    });
+  }
+
+  private status(principal: Principal | null, topic: ParsedTopic, payload: Buffer, packet: PublishPacket): void {
+    const kind = topic.kind === 'gatewayStatus' ? 'gateway' : 'device';
+    const clientId = topic.kind === 'deviceStatus' ? topic.deviceId : (principal?.id ?? this.deps.directory.home(topic.homeId)?.gatewayId);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(payload.toString('utf8'));
+    } catch {
+      doc = undefined;
+    }
+    const validate = kind === 'gateway' ? validateGatewayStatus : validateDeviceStatus;
+    if (!clientId || !validate(doc)) {
+      const problem = validate.errors?.[0] ? describeError(validate.errors[0]) : undefined;
+      const refusal: Refusal = doc === undefined
+        ? { code: 'invalid_json', detail: 'status must be a JSON object' }
+        : { code: 'invalid_field', field: problem?.path.slice(1).replaceAll('/', '.'), detail: `status ${problem?.path ?? ''} ${problem?.message ?? 'is invalid'}` };
+      if (principal) this.refuse(principal, topic, packet, payload, [refusal]);
+      this.drop(packet);
+      return;
+    }
+    const at = this.now();
+    const online = (doc as { online: boolean }).online;
+    this.deps.directory.recordStatus(clientId, kind, topic.homeId, doc as DeviceStatusPayload, at);
+    this.deps.events.emit('device.status', { clientId, kind, homeId: topic.homeId, online, at, source: 'status' });
+  }
+
+  private refuse(principal: Principal, topic: ParsedTopic | null, packet: PublishPacket, payload: Buffer, refusals: Refusal[]): void {
+    const { metrics, refusals: store, log, publish, topics } = this.deps;
+    const rejectsTopic = rejectsTopicFor(principal, topic, topics);
+    for (const r of refusals) {
+      metrics.readingsRefused.inc({ reason: r.code });
+      const message: RejectMessage = { ...(r.id !== undefined && { id: r.id }), error: r.code, ...(r.field !== undefined && { field: r.field }), detail: r.detail };
+      publish(rejectsTopic, message);
+      // Codes, fields and ids only: health values stay out of the log.
+      log.warn({ clientId: principal.id, topic: packet.topic, code: r.code, field: r.field, readingId: r.id }, 'publish refused');
+    }
+    store.record(this.now(), principal.id, packet.topic, refusals, payload);
+  }
+
+  /**
+   * MQTT 3.1.1 has no negative PUBACK (MQTT-3.3.5-2): a refused publish is
+   * acknowledged and then goes nowhere. Moving it to a topic nobody can
+   * subscribe to keeps it from being retained or forwarded.
+   */
+  private drop(packet: PublishPacket): void {
+    packet.retain = false;
+    packet.topic = DROPPED_TOPIC;
+  }
+}
+
+/** `$`-topics are not matched by client wildcards, and the ACL grants no subscription to it. */
+export const DROPPED_TOPIC = '$anxin/dropped';

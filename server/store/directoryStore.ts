@@ -1,0 +1,231 @@
+/**
+ * Homes, residents, devices, gateways, MQTT identities and their live status,
+ * in the embedded SQLite file. Device and resident lookups on the ingest hot
+ * path are served from memory and refreshed after every directory change.
+ */
+import type { DeviceType } from '../../devices/deviceTypes.js';
+import type { DeviceStatusPayload, GatewayStatusPayload } from '../../devices/readingSchema.js';
+import type { GroupCommit } from './groupCommit.js';
+import type { Db } from './sqliteDb.js';
+
+export type ClientKind = 'device' | 'gateway';
+
+export interface Credential {
+  username: string;
+  kind: ClientKind;
+  homeId: string;
+  secretHash: string;
+}
+
+export interface DeviceInfo {
+  id: string;
+  homeId: string;
+  type: DeviceType;
+  residentId: string | null;
+  heartbeatSeconds: number | null;
+}
+
+export interface Contact {
+  name: string;
+  relation?: string;
+  phone: string;
+}
+
+export interface ResidentRecord {
+  id: string;
+  homeId: string;
+  name: string;
+  birthYear: number | null;
+  sex: string | null;
+  doctor: string | null;
+  conditions: string[];
+  contacts: Contact[];
+  targets: Record<string, Record<string, number>>;
+}
+
+export interface HomeRecord {
+  id: string;
+  address: string;
+  phone: string | null;
+  access: string | null;
+  gatewayId: string | null;
+}
+
+export interface ClientStatus {
+  online: boolean | null;
+  statusAt: number | null;
+  battery: number | null;
+  rssi: number | null;
+  firmware: string | null;
+  outboxDepth: number | null;
+  version: string | null;
+  connected: boolean;
+  connectedAt: number | null;
+  disconnectedAt: number | null;
+}
+
+export class DirectoryStore {
+  private devices = new Map<string, DeviceInfo>();
+  private residentHomes = new Map<string, string>();
+  private readonly credentialStmt;
+  private readonly statusStmt;
+  private readonly connectionStmt;
+  /** SQLite's data_version changes when another connection (the CLI) commits. */
+  private dataVersion = -1;
+
+  constructor(private readonly db: Db, private readonly writer: GroupCommit) {
+    this.credentialStmt = db.prepare('SELECT username, kind, home_id AS homeId, secret_hash AS secretHash FROM mqtt_credentials WHERE username = ?');
+    this.statusStmt = db.prepare(`
+      INSERT INTO client_status (client_id, kind, home_id, online, status_at, battery, rssi, firmware, outbox_depth, version)
+      VALUES (@clientId, @kind, @homeId, @online, @at, @battery, @rssi, @firmware, @outboxDepth, @version)
+      ON CONFLICT (client_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at,
+        battery = coalesce(excluded.battery, battery), rssi = coalesce(excluded.rssi, rssi),
+        firmware = coalesce(excluded.firmware, firmware), outbox_depth = coalesce(excluded.outbox_depth, outbox_depth),
+        version = coalesce(excluded.version, version)`);
+    this.connectionStmt = db.prepare(`
+      INSERT INTO client_status (client_id, kind, home_id, connected, connected_at, disconnected_at)
+      VALUES (@clientId, @kind, @homeId, @connected, @connectedAt, @disconnectedAt)
+      ON CONFLICT (client_id) DO UPDATE SET connected = excluded.connected,
+        connected_at = coalesce(excluded.connected_at, connected_at),
+        disconnected_at = coalesce(excluded.disconnected_at, disconnected_at)`);
+    this.reloadCache();
+  }
+
+  /** Re-reads the in-memory lookups; call after any change to homes, residents or devices. */
+  reloadCache(): void {
+    const devices = new Map<string, DeviceInfo>();
+    for (const d of this.db.prepare('SELECT id, home_id AS homeId, type, resident_id AS residentId, heartbeat_seconds AS heartbeatSeconds FROM devices').all() as DeviceInfo[]) {
+      devices.set(d.id, d);
+    }
+    const residentHomes = new Map<string, string>();
+    for (const r of this.db.prepare('SELECT id, home_id AS homeId FROM residents').all() as Array<{ id: string; homeId: string }>) {
+      residentHomes.set(r.id, r.homeId);
+    }
+    this.devices = devices;
+    this.residentHomes = residentHomes;
+    this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /**
+   * Reloads the lookups when another process (e.g. `npm run anxin -- import`)
+   * changed the file. Cheap: one pragma. The hub calls it every few seconds and
+   * on every lookup miss, so a device enrolled by the CLI can publish at once.
+   */
+  refreshIfChangedElsewhere(): boolean {
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version === this.dataVersion) return false;
+    this.reloadCache();
+    return true;
+  }
+
+  credential(username: string): Credential | undefined {
+    return this.credentialStmt.get(username) as Credential | undefined;
+  }
+
+  device(deviceId: string): DeviceInfo | undefined {
+    return this.devices.get(deviceId) ?? (this.refreshIfChangedElsewhere() ? this.devices.get(deviceId) : undefined);
+  }
+
+  residentHome(residentId: string): string | undefined {
+    return this.residentHomes.get(residentId) ?? (this.refreshIfChangedElsewhere() ? this.residentHomes.get(residentId) : undefined);
+  }
+
+  /** Records a status message (retained status or last will) in the next group commit. */
+  recordStatus(clientId: string, kind: ClientKind, homeId: string, status: DeviceStatusPayload | GatewayStatusPayload, at: number): void {
+    const s = status as DeviceStatusPayload & GatewayStatusPayload;
+    this.writer.enqueue(() => this.statusStmt.run({
+      clientId, kind, homeId, online: s.online ? 1 : 0, at,
+      battery: s.battery ?? null, rssi: s.rssi ?? null, firmware: s.firmware ?? null,
+      outboxDepth: s.outboxDepth ?? null, version: s.version ?? null,
+    }), () => {});
+  }
+
+  recordConnection(clientId: string, kind: ClientKind, homeId: string, connected: boolean, at: number): void {
+    this.writer.enqueue(() => this.connectionStmt.run({
+      clientId, kind, homeId, connected: connected ? 1 : 0,
+      connectedAt: connected ? at : null, disconnectedAt: connected ? null : at,
+    }), () => {});
+  }
+
+  /** Marks every client disconnected: after a restart nobody is connected yet. */
+  resetConnections(): void {
+    this.db.prepare('UPDATE client_status SET connected = 0 WHERE connected = 1').run();
+  }
+
+  status(clientId: string): ClientStatus | null {
+    const r = this.db.prepare('SELECT * FROM client_status WHERE client_id = ?').get(clientId) as Record<string, unknown> | undefined;
+    return r ? presentStatus(r) : null;
+  }
+
+  homes(): HomeRecord[] {
+    return (this.db.prepare(`SELECT h.*, g.id AS gateway_id FROM homes h LEFT JOIN gateways g ON g.home_id = h.id ORDER BY h.id`).all() as Array<Record<string, unknown>>).map(presentHome);
+  }
+
+  home(id: string): HomeRecord | null {
+    const r = this.db.prepare(`SELECT h.*, g.id AS gateway_id FROM homes h LEFT JOIN gateways g ON g.home_id = h.id WHERE h.id = ?`).get(id) as Record<string, unknown> | undefined;
+    return r ? presentHome(r) : null;
+  }
+
+  /** Residents, optionally only those of one home or one doctor. */
+  residents(filter: { homeId?: string; doctor?: string } = {}): ResidentRecord[] {
+    const rows = this.db.prepare(
+      `SELECT * FROM residents WHERE (@homeId IS NULL OR home_id = @homeId) AND (@doctor IS NULL OR doctor = @doctor) ORDER BY id`,
+    ).all({ homeId: filter.homeId ?? null, doctor: filter.doctor ?? null }) as Array<Record<string, unknown>>;
+    return rows.map(presentResident);
+  }
+
+  resident(id: string): ResidentRecord | null {
+    const r = this.db.prepare('SELECT * FROM residents WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? presentResident(r) : null;
+  }
+
+  /** Devices with their last known status, optionally of one home. */
+  devicesWithStatus(filter: { homeId?: string; residentId?: string } = {}): Array<DeviceInfo & { status: ClientStatus | null }> {
+    const rows = this.db.prepare(
+      `SELECT d.id, d.home_id AS homeId, d.type, d.resident_id AS residentId, d.heartbeat_seconds AS heartbeatSeconds, s.client_id AS s_id, s.*
+       FROM devices d LEFT JOIN client_status s ON s.client_id = d.id
+       WHERE (@homeId IS NULL OR d.home_id = @homeId) AND (@residentId IS NULL OR d.resident_id = @residentId) ORDER BY d.id`,
+    ).all({ homeId: filter.homeId ?? null, residentId: filter.residentId ?? null }) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      id: r.id as string,
+      homeId: r.homeId as string,
+      type: r.type as DeviceType,
+      residentId: r.residentId as string | null,
+      heartbeatSeconds: r.heartbeatSeconds as number | null,
+      status: r.s_id ? presentStatus(r) : null,
+    }));
+  }
+}
+
+function presentHome(r: Record<string, unknown>): HomeRecord {
+  return { id: r.id as string, address: r.address as string, phone: r.phone as string | null, access: r.access as string | null, gatewayId: r.gateway_id as string | null };
+}
+
+function presentResident(r: Record<string, unknown>): ResidentRecord {
+  return {
+    id: r.id as string,
+    homeId: r.home_id as string,
+    name: r.name as string,
+    birthYear: r.birth_year as number | null,
+    sex: r.sex as string | null,
+    doctor: r.doctor as string | null,
+    conditions: JSON.parse(r.conditions as string) as string[],
+    contacts: JSON.parse(r.contacts as string) as Contact[],
+    targets: JSON.parse(r.targets as string) as ResidentRecord['targets'],
+  };
+}
+
+function presentStatus(r: Record<string, unknown>): ClientStatus {
+  return {
+    online: r.online === null || r.online === undefined ? null : r.online === 1,
+    statusAt: (r.status_at as number | null) ?? null,
+    battery: (r.battery as number | null) ?? null,
+    rssi: (r.rssi as number | null) ?? null,
+    firmware: (r.firmware as string | null) ?? null,
+    outboxDepth: (r.outbox_depth as number | null) ?? null,
+    version: (r.version as string | null) ?? null,
+    connected: r.connected === 1,
+    connectedAt: (r.connected_at as number | null) ?? null,
+    disconnectedAt: (r.disconnected_at as number | null) ?? null,
+  };
+}

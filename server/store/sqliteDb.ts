@@ -1,0 +1,37 @@
+/**
+ * Opens the embedded store: one SQLite file in WAL mode, migrated to the latest
+ * schema version on open.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { MIGRATIONS } from './migrations.js';
+
+export type Db = Database.Database;
+
+/** `full` survives power loss (fsync on every commit); `normal` survives a process crash. */
+export type SyncMode = 'full' | 'normal';
+
+export function openDatabase(dataDir: string, sync: SyncMode = 'full'): Db {
+  mkdirSync(dataDir, { recursive: true });
+  const db = new Database(join(dataDir, 'anxin.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${sync.toUpperCase()}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`store schema version ${current} is newer than this hub knows (${MIGRATIONS.length}); upgrade the hub`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

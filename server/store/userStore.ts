@@ -1,0 +1,104 @@
+/**
+ * People who sign in to the web side, and their sessions. Passwords and session
+ * tokens are stored only as hashes: scrypt for passwords, SHA-256 for the
+ * 256-bit random tokens (fast is fine for those; they cannot be guessed).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { generateSecret, hashSecret, unusableHash, verifySecret } from '../auth/secrets.js';
+import type { Db } from './sqliteDb.js';
+
+export type Role = 'operator' | 'doctor' | 'admin';
+
+export interface User {
+  username: string;
+  role: Role;
+  name: string | null;
+}
+
+export interface Session {
+  user: User;
+  expiresAt: number;
+}
+
+export class UserStore {
+  private readonly unusable = unusableHash('password');
+
+  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {}
+
+  count(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+  }
+
+  user(username: string): User | null {
+    const r = this.db.prepare('SELECT username, role, name FROM users WHERE username = ? AND disabled = 0').get(username) as User | undefined;
+    return r ?? null;
+  }
+
+  list(role?: Role): User[] {
+    return this.db.prepare('SELECT username, role, name FROM users WHERE disabled = 0 AND (@role IS NULL OR role = @role) ORDER BY username')
+      .all({ role: role ?? null }) as User[];
+  }
+
+  async create(username: string, role: Role, name: string | null, password: string): Promise<void> {
+    const hash = await hashSecret(password, 'password');
+    const at = this.now();
+    this.db.prepare('INSERT INTO users (username, role, name, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(username, role, name, hash, at, at);
+  }
+
+  /**
+   * On the very first start: creates `admin` with the configured password, or
+   * with a random one that the caller prints once. Returns the generated password.
+   */
+  async ensureAdmin(configured: string | undefined): Promise<{ generated: string | null } | null> {
+    if (this.count() > 0) return null;
+    const password = configured ?? generateSecret();
+    await this.create('admin', 'admin', '管理员 Administrator', password);
+    this.audit('system', 'user.created', 'admin', { role: 'admin' });
+    return { generated: configured ? null : password };
+  }
+
+  /** Checks a password; spends the same time whether or not the user exists. */
+  async verify(username: string, password: string): Promise<User | null> {
+    const row = this.db.prepare('SELECT username, role, name, password_hash AS hash FROM users WHERE username = ? AND disabled = 0')
+      .get(username) as (User & { hash: string }) | undefined;
+    const ok = await verifySecret(password, row?.hash ?? this.unusable);
+    return row && ok ? { username: row.username, role: row.role, name: row.name } : null;
+  }
+
+  /** A new session; the token goes to the client, only its hash is kept. */
+  createSession(username: string, ttlMs: number): { token: string; expiresAt: number } {
+    const token = randomBytes(32).toString('base64url');
+    const at = this.now();
+    const expiresAt = at + ttlMs;
+    this.db.prepare('INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      .run(tokenHash(token), username, at, expiresAt);
+    return { token, expiresAt };
+  }
+
+  session(token: string): Session | null {
+    const r = this.db.prepare(
+      `SELECT u.username, u.role, u.name, s.expires_at AS expiresAt FROM sessions s JOIN users u ON u.username = s.username
+       WHERE s.token_hash = ? AND u.disabled = 0`,
+    ).get(tokenHash(token)) as (User & { expiresAt: number }) | undefined;
+    if (!r || r.expiresAt <= this.now()) return null;
+    return { user: { username: r.username, role: r.role, name: r.name }, expiresAt: r.expiresAt };
+  }
+
+  deleteSession(token: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash(token));
+  }
+
+  pruneSessions(): void {
+    this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(this.now());
+  }
+
+  audit(actor: string, action: string, subject: string | null, detail: object): void {
+    this.db.prepare('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(this.now(), actor, action, subject, JSON.stringify(detail));
+  }
+}
+
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
