@@ -50,7 +50,7 @@ export const RANGES = {
 export const MAX_FUTURE_MS = 5 * 60_000;
 export const MAX_AGE_MS = 365 * 24 * 3600_000;
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
 
 const validators = Object.fromEntries(
   READING_TYPES.map((t) => [t, compileSchema(PAYLOAD_SCHEMAS[t])]),
@@ -144,7 +144,12 @@ export function validateReading(doc: unknown, ids: { homeId: string; deviceId: s
 
 function parseTs(ts: string | number): number | null {
   if (typeof ts === 'number') return Number.isSafeInteger(ts) && ts > 0 ? ts : null;
-  if (!RFC3339.test(ts)) return null;
+  const m = RFC3339.exec(ts);
+  if (!m) return null;
+  // Date.parse rolls impossible dates over (2024-02-30 → 2024-03-01): check the calendar first.
+  const [year, month, day, hour, minute, second] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth || hour! > 23 || minute! > 59 || second! > 59) return null;
   const ms = Date.parse(ts.replace(' ', 'T'));
   return Number.isFinite(ms) ? ms : null;
 }
@@ -195,7 +200,10 @@ function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Re
 }
 
 function outOfRange(field: string, value: number | undefined, [min, max]: readonly [number, number]): Refusal | null {
-  if (value === undefined || (value >= min && value <= max)) return null;
+  // Compare at a micro-unit: 810.72 mg/dL is 45 mmol/L, not 45.00000000000001.
+  if (value === undefined) return null;
+  const v = Math.round(value * 1e6) / 1e6;
+  if (v >= min && v <= max) return null;
   const unit = field === 'value' ? 'mmol/L' : field === 'pulse' ? 'bpm' : 'mmHg';
   return { code: 'out_of_range', field, detail: `${field} ${round(value)} ${unit} is outside ${min}–${max} ${unit}` };
 }

@@ -66,7 +66,7 @@ const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_LOG_LEVEL: { key: 'logLevel' },
 };
 
-const validate = compileSchema<HubConfig>(HubConfigSchema);
+const validate = compileSchema<HubConfig>(HubConfigSchema, { allErrors: true });
 
 /** Thrown with every problem named by its environment variable. */
 export class ConfigError extends Error {}
@@ -80,12 +80,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const config = { ...DEFAULTS, ...fromEnv, ...overrides };
   if (!validate(config)) {
-    const problems = (validate.errors ?? []).map((e) => {
+    // One sentence per variable; for a choice, name the allowed values instead of Ajv's per-branch errors.
+    const byKey = new Map<string, string>();
+    for (const e of validate.errors ?? []) {
       const p = describeError(e);
       const key = p.path.slice(1);
-      const name = Object.entries(ENV).find(([, v]) => v.key === key)?.[0] ?? key;
-      return `${name} ${p.message}`;
-    });
+      const choices = (HubConfigSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[key]?.anyOf;
+      const message = choices ? `must be one of ${choices.map((c) => c.const).join(', ')}` : p.message;
+      if (!byKey.has(key) || choices) byKey.set(key, message);
+    }
+    const problems = [...byKey].map(([key, message]) => `${Object.entries(ENV).find(([, v]) => v.key === key)?.[0] ?? key} ${message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   try {

@@ -22,14 +22,31 @@ export interface GroupCommitOptions {
   onError?: (err: Error) => void;
 }
 
+/**
+ * Listeners around each transaction: work that keeps memory in step with the
+ * store (the alert engine's open-alert index) or that must happen only once
+ * data is durable (pushing events to screens).
+ */
+export interface CommitHooks {
+  /** After a transaction committed, before its jobs' callbacks run. */
+  committed?: () => void;
+  /** After a transaction rolled back; undo what the jobs did to memory. */
+  rolledBack?: () => void;
+}
+
 export class GroupCommit {
   private queue: Job[] = [];
+  private readonly hooks: CommitHooks[] = [];
   private scheduled = false;
   private closed = false;
   private readonly maxBatch: number;
 
   constructor(private readonly db: Db, private readonly opts: GroupCommitOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 2000;
+  }
+
+  addHooks(hooks: CommitHooks): void {
+    this.hooks.push(hooks);
   }
 
   get pending(): number {
@@ -76,11 +93,13 @@ export class GroupCommit {
     } catch (err) {
       // One failing job must not take the others down: retry each on its own.
       this.opts.onError?.(err as Error);
+      this.rolledBack();
       for (const job of batch) this.commitOne(job);
       return;
     }
     this.opts.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, batch.length);
-    for (let i = 0; i < batch.length; i++) batch[i]!.done(null, results[i]);
+    this.committed();
+    for (let i = 0; i < batch.length; i++) this.tell(batch[i]!, null, results[i]);
   }
 
   private commitOne(job: Job): void {
@@ -88,9 +107,40 @@ export class GroupCommit {
     try {
       result = this.db.transaction(() => job.work(this.db))();
     } catch (err) {
-      job.done(err as Error);
+      this.rolledBack();
+      this.tell(job, err as Error);
       return;
     }
-    job.done(null, result);
+    this.committed();
+    this.tell(job, null, result);
+  }
+
+  /** A caller's callback that throws must not stall the queue or hide other callers' results. */
+  private tell(job: Job, err: Error | null, result?: unknown): void {
+    try {
+      job.done(err, result);
+    } catch (cbErr) {
+      this.opts.onError?.(cbErr as Error);
+    }
+  }
+
+  private committed(): void {
+    for (const h of this.hooks) {
+      try {
+        h.committed?.();
+      } catch (err) {
+        this.opts.onError?.(err as Error);
+      }
+    }
+  }
+
+  private rolledBack(): void {
+    for (const h of this.hooks) {
+      try {
+        h.rolledBack?.();
+      } catch (err) {
+        this.opts.onError?.(err as Error);
+      }
+    }
   }
 }

@@ -19,7 +19,12 @@ export function openDatabase(dataDir: string, sync: SyncMode = 'full'): Db {
   db.pragma(`synchronous = ${sync.toUpperCase()}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db);
+  try {
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return db;
 }
 
