@@ -46,23 +46,26 @@ export function cpuMeter(pid: number): { stop(): { seconds: number; coreShare: n
 
 /**
  * Whole-machine CPU over an interval, from the first line of /proc/stat:
- * `busy` is the share of all cores in use (1.0 = every core saturated), `steal`
- * the share a hypervisor gave to other guests. Tells whether a figure was
- * limited by the cores themselves or by a neighbour.
+ * `busy` is the share of all cores in use (1.0 = every core saturated),
+ * `interrupts` the part of it spent in (soft) interrupts, where loopback TCP
+ * is largely processed and charged to no process, `steal` the share a
+ * hypervisor gave to other guests. Tells whether a figure was limited by the
+ * cores themselves or by a neighbour.
  */
-export function machineCpuMeter(): { stop(): { busy: number; steal: number } } {
+export function machineCpuMeter(): { stop(): { busy: number; interrupts: number; steal: number } } {
   const read = () => {
     const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
     // user nice system idle iowait irq softirq steal (guest time is already in user).
     const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks.slice(0, 8).map(Number) as number[];
-    return { busy: user! + nice! + system! + irq! + softirq!, idle: idle! + iowait!, steal: steal! };
+    return { busy: user! + nice! + system! + irq! + softirq!, interrupts: irq! + softirq!, idle: idle! + iowait!, steal: steal! };
   };
   const a = read();
   return {
     stop() {
       const b = read();
       const total = (b.busy - a.busy) + (b.idle - a.idle) + (b.steal - a.steal);
-      return total > 0 ? { busy: (b.busy - a.busy) / total, steal: (b.steal - a.steal) / total } : { busy: NaN, steal: NaN };
+      if (total <= 0) return { busy: NaN, interrupts: NaN, steal: NaN };
+      return { busy: (b.busy - a.busy) / total, interrupts: (b.interrupts - a.interrupts) / total, steal: (b.steal - a.steal) / total };
     },
   };
 }

@@ -26,6 +26,14 @@ export const HubConfigSchema = Type.Object({
   /** Web sign-in attempts per source address per minute. */
   loginPerMinute: Type.Integer({ minimum: 1 }),
   sessionHours: Type.Number({ exclusiveMinimum: 0 }),
+  /** HMAC key for signing webhooks to doctors (≥ 16 characters); without it the webhook channel is off. */
+  webhookSecret: Type.Optional(Type.String({ minLength: 16 })),
+  /** JSON file with changes to the default rule set and timings (server/rules/ruleConfig.ts). */
+  rulesFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** How often time-based rules and claim deadlines are evaluated. */
+  tickMs: Type.Integer({ minimum: 100 }),
+  /** Hours of live-stream events kept for resuming dashboards (at least 24). */
+  eventRetentionHours: Type.Number({ minimum: 24 }),
   logLevel: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
@@ -46,6 +54,8 @@ export const DEFAULTS: HubConfig = {
   connectPerSecond: 50,
   loginPerMinute: 10,
   sessionHours: 12,
+  tickMs: 1000,
+  eventRetentionHours: 48,
   logLevel: 'info',
 };
 
@@ -63,6 +73,10 @@ const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_MQTT_CONNECT_PER_SECOND: { key: 'connectPerSecond', number: true },
   ANXIN_LOGIN_PER_MINUTE: { key: 'loginPerMinute', number: true },
   ANXIN_SESSION_HOURS: { key: 'sessionHours', number: true },
+  ANXIN_WEBHOOK_SECRET: { key: 'webhookSecret' },
+  ANXIN_RULES_FILE: { key: 'rulesFile' },
+  ANXIN_TICK_MS: { key: 'tickMs', number: true },
+  ANXIN_EVENT_RETENTION_HOURS: { key: 'eventRetentionHours', number: true },
   ANXIN_LOG_LEVEL: { key: 'logLevel' },
 };
 

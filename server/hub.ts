@@ -19,6 +19,20 @@ import { RefusalStore } from './store/refusalStore.js';
 import { openDatabase } from './store/sqliteDb.js';
 import { SqliteReadingStore } from './store/sqliteReadingStore.js';
 import { UserStore } from './store/userStore.js';
+import { AlertEngine } from './alerts/alertEngine.js';
+import { AlertService } from './alerts/alertService.js';
+import { AlertStore } from './alerts/alertStore.js';
+import { EscalationNotifier } from './alerts/escalationNotifier.js';
+import { buildHandoff } from './alerts/handoff.js';
+import { Watchdog } from './alerts/watchdog.js';
+import { DeliveryQueue } from './notify/deliveryQueue.js';
+import { LogNotifier } from './notify/logNotifier.js';
+import type { Channel, Notifier } from './notify/notifier.js';
+import { LoggingSmsProvider, SmsNotifier } from './notify/smsNotifier.js';
+import { WebhookNotifier } from './notify/webhookNotifier.js';
+import { EventLog } from './realtime/eventLog.js';
+import { StreamHub } from './realtime/streamHub.js';
+import { loadRuleConfigFile } from './rules/ruleConfigFile.js';
 
 export interface Hub {
   ctx: HubContext;
@@ -56,15 +70,58 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   const refusals = new RefusalStore(db, writer, config.refusalLimit);
   const users = new UserStore(db, now);
   const admin = await users.ensureAdmin(config.adminPassword);
+  const ruleConfig = loadRuleConfigFile(config.rulesFile);
+
+  // Alerts: the engine evaluates inside the readings' transaction (see SqliteReadingStore.onStored).
+  const alerts = new AlertStore(db);
+  const eventLog = new EventLog(db, writer);
+  const notifiers: Partial<Record<Channel, Notifier>> = {
+    log: new LogNotifier(log.child({ component: 'notify' })),
+    // SMS goes through a logging stand-in until a real provider is configured (SmsProvider).
+    sms: new SmsNotifier(new LoggingSmsProvider(log.child({ component: 'sms' }))),
+    ...(config.webhookSecret && { webhook: new WebhookNotifier({ secret: config.webhookSecret }) }),
+  };
+  const deliveries = new DeliveryQueue(db, notifiers, { log: log.child({ component: 'deliveries' }), now });
+  // Created below; the engine and the ingest publish through it only once it runs.
+  // eslint-disable-next-line prefer-const
+  let broker: HubBroker | undefined;
+  const engine = new AlertEngine({
+    db, writer, alerts, events: eventLog, directory, topics, config: ruleConfig, now,
+    log: log.child({ component: 'alerts' }),
+    publishToHome: (topic, payload) => broker?.publish(topic, payload),
+  });
+  readings.onStored((stored) => {
+    // A savepoint: a fault in the rules must not refuse the readings themselves (the device
+    // would resend them forever). It is logged and counted, and the rest of the batch goes on.
+    const marks = [engine.mark(), eventLog.mark()] as const;
+    try {
+      db.transaction(() => {
+        engine.onReadingsStored(stored);
+        watchdog.onReadingsStored(stored);
+      })();
+    } catch (err) {
+      eventLog.rollbackTo(marks[1]);
+      engine.rollbackTo(marks[0]);
+      metrics.rulesErrors.inc();
+      log.error({ err, readings: stored.map((r) => `${r.deviceId}/${r.id}`) }, 'rules evaluation failed; readings stored without alert evaluation');
+    }
+  });
+  const watchdog = new Watchdog({ db, writer, engine, alerts, events: eventLog, directory, config: ruleConfig, tz: config.tz, now, log: log.child({ component: 'watchdog' }) });
+  events.on('device.status', (s) => watchdog.onStatus(s));
+  const alertService = new AlertService({
+    writer, engine, alerts, directory, now, log: log.child({ component: 'alerts' }),
+    notifier: new EscalationNotifier(db, deliveries, new Set(Object.keys(notifiers) as Channel[])),
+  });
+  const stream = new StreamHub(eventLog, directory, log.child({ component: 'stream' }));
 
   let ready = false;
   const ingest = new Ingest({
     topics, directory, readings, refusals, events, metrics, now,
     log: log.child({ component: 'ingest' }),
     // The broker is created just below; the ingest publishes only once it runs.
-    publish: (topic, payload) => broker.publish(topic, payload),
+    publish: (topic, payload) => broker?.publish(topic, payload),
   });
-  const broker = new HubBroker({
+  broker = new HubBroker({
     topics, directory, ingest, events, metrics,
     log: log.child({ component: 'broker' }),
     connectBurst: config.connectBurst,
@@ -72,13 +129,24 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   });
   await broker.start();
 
-  const ctx: HubContext = { config, log, metrics, events, topics, db, writer, directory, readings, refusals, users, broker, now, ready: () => ready };
+  const ctx: HubContext = {
+    config, log, metrics, events, topics, db, writer, directory, readings, refusals, users, broker, now, ready: () => ready,
+    ruleConfig, alerts, engine, alertService, watchdog, eventLog, stream, deliveries,
+    handoff: (alert) => buildHandoff(db, directory, alert, now(), config.tz),
+  };
   const http = await buildHttp(ctx);
   await http.listen({ port: config.httpPort, host: config.host });
   const httpPort = (http.server.address() as { port: number }).port;
   const mqttPort = await broker.listenTcp(config.mqttPort, config.host);
   const sessionSweep = setInterval(() => users.pruneSessions(), 3600_000).unref();
   const directoryWatch = setInterval(() => directory.refreshIfChangedElsewhere(), 5000).unref();
+  deliveries.start();
+  const tick = setInterval(() => {
+    watchdog.tick().catch((err) => log.error({ err }, 'time-based rules failed'));
+  }, config.tickMs).unref();
+  const prune = setInterval(() => {
+    writer.run(() => eventLog.prune(now() - config.eventRetentionHours * 3600_000)).catch((err) => log.error({ err }, 'event log prune failed'));
+  }, 3600_000).unref();
   ready = true;
   log.info({ httpPort, mqttPort, host: config.host, dataDir: config.dataDir }, 'hub ready');
 
@@ -88,11 +156,15 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
       ready = false;
       clearInterval(sessionSweep);
       clearInterval(directoryWatch);
+      clearInterval(tick);
+      clearInterval(prune);
+      stream.close();
       log.info('hub stopping');
       void broker.stopAccepting();
       writer.flush();
       await broker.close();
       await http.close();
+      await deliveries.stop();
       writer.close();
       db.close();
       log.info('hub stopped');

@@ -14,6 +14,16 @@ import type { RefusalStore } from './store/refusalStore.js';
 import type { Db } from './store/sqliteDb.js';
 import type { ReadingStore } from './store/types.js';
 import type { UserStore } from './store/userStore.js';
+import type { AlertStore } from './alerts/alertStore.js';
+import type { AlertService } from './alerts/alertService.js';
+import type { AlertEngine } from './alerts/alertEngine.js';
+import type { Watchdog } from './alerts/watchdog.js';
+import type { Lang } from './alerts/alertPresenter.js';
+import type { Alert } from './alerts/alertStore.js';
+import type { EventLog } from './realtime/eventLog.js';
+import type { StreamHub } from './realtime/streamHub.js';
+import type { RuleConfig } from './rules/ruleConfig.js';
+import type { DeliveryQueue } from './notify/deliveryQueue.js';
 
 export interface HubContext {
   config: HubConfig;
@@ -28,6 +38,16 @@ export interface HubContext {
   refusals: RefusalStore;
   users: UserStore;
   broker: HubBroker;
+  ruleConfig: RuleConfig;
+  alerts: AlertStore;
+  engine: AlertEngine;
+  alertService: AlertService;
+  watchdog: Watchdog;
+  eventLog: EventLog;
+  stream: StreamHub;
+  deliveries: DeliveryQueue;
+  /** The 120 hand-off summary of an alert, in the reader's language first (both are included). */
+  handoff: (alert: Alert, lang: Lang) => object | null;
   now: () => number;
   /** False while starting and once shutting down; `/readyz` reports it. */
   ready: () => boolean;

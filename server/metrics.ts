@@ -37,6 +37,9 @@ export class HubMetrics {
     name: 'anxin_store_commit_jobs', help: 'Writes committed together in one transaction',
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000], registers: [this.registry],
   });
+  readonly rulesErrors = new Counter({
+    name: 'anxin_rules_errors_total', help: 'Batches of readings stored whose rules evaluation failed (a bug: page someone)', registers: [this.registry],
+  });
   readonly loginFailures = new Counter({
     name: 'anxin_login_failures_total', help: 'Failed web sign-ins', registers: [this.registry],
   });

@@ -15,6 +15,8 @@ import type { HubContext } from '../hubContext.js';
 import type { Role, User } from '../store/userStore.js';
 import { ApiError, forbidden } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { alertRoutes } from './routes/alerts.js';
+import { targetRoutes } from './routes/targets.js';
 import { authRoutes, SESSION_COOKIE } from './routes/auth.js';
 import { directoryRoutes } from './routes/directory.js';
 import { healthRoutes } from './routes/health.js';
@@ -95,6 +97,8 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   await app.register(directoryRoutes(ctx));
   await app.register(readingRoutes(ctx));
   await app.register(adminRoutes(ctx));
+  await app.register(alertRoutes(ctx));
+  await app.register(targetRoutes(ctx));
   return app;
 }
 

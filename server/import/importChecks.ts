@@ -23,11 +23,11 @@ export type MqttKind = 'device' | 'gateway';
 export interface HomeRow { id: string; address: string; phone: string | null; access: string | null }
 export interface ResidentRow {
   id: string; home_id: string; name: string; birth_year: number | null; sex: string | null;
-  doctor: string | null; conditions: string; contacts: string; targets: string;
+  doctor: string | null; conditions: string; contacts: string; targets: string; schedule: string;
 }
 export interface GatewayRow { id: string; home_id: string }
 export interface DeviceRow { id: string; home_id: string; type: string; resident_id: string | null; heartbeat_seconds: number | null }
-export interface UserRow { username: string; role: string; name: string | null }
+export interface UserRow { username: string; role: string; name: string | null; phone: string | null; webhook_url: string | null }
 /** A stored user; a disabled one keeps its row (residents and the audit trail refer to it). */
 export interface StoredUser extends UserRow { disabled: number }
 export interface CredentialRow { username: string; kind: MqttKind; home_id: string }
@@ -40,11 +40,11 @@ export class ExistingDirectory {
     this.stmts = {
       home: db.prepare('SELECT id, address, phone, access FROM homes WHERE id = ?'),
       homeGateway: db.prepare('SELECT id FROM gateways WHERE home_id = ?').pluck(),
-      resident: db.prepare('SELECT id, home_id, name, birth_year, sex, doctor, conditions, contacts, targets FROM residents WHERE id = ?'),
+      resident: db.prepare('SELECT id, home_id, name, birth_year, sex, doctor, conditions, contacts, targets, schedule FROM residents WHERE id = ?'),
       residentIdsOfHome: db.prepare('SELECT id FROM residents WHERE home_id = ?').pluck(),
       gateway: db.prepare('SELECT id, home_id FROM gateways WHERE id = ?'),
       device: db.prepare('SELECT id, home_id, type, resident_id, heartbeat_seconds FROM devices WHERE id = ?'),
-      user: db.prepare('SELECT username, role, name, disabled FROM users WHERE username = ?'),
+      user: db.prepare('SELECT username, role, name, phone, webhook_url, disabled FROM users WHERE username = ?'),
       credential: db.prepare('SELECT username, kind, home_id FROM mqtt_credentials WHERE username = ?'),
     };
   }

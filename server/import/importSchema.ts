@@ -43,6 +43,12 @@ export const ImportTargets = Type.Record(
   { additionalProperties: false },
 );
 
+/** One scheduled daily measurement, e.g. `{"type": "blood_pressure", "time": "10:00"}`. */
+export const ImportScheduleItem = Type.Object({
+  type: Type.Enum(['blood_pressure', 'glucose']),
+  time: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM local time' }),
+}, { additionalProperties: false });
+
 /**
  * The upper bound is fixed when the hub starts; a hub running across New Year
  * refuses that year's births until restarted, which no elderly resident has.
@@ -60,6 +66,8 @@ export const ImportResident = Type.Object({
   /** Whom to call, first to last. */
   contacts: Type.Optional(Type.Array(ImportContact, { maxItems: 10 })),
   targets: Type.Optional(ImportTargets),
+  /** Daily measurements expected, in local time (ANXIN_TZ); `reading_missed` fires 2 h after each. */
+  schedule: Type.Optional(Type.Array(ImportScheduleItem, { maxItems: 8 })),
 }, { additionalProperties: false });
 
 export const ImportGateway = Type.Object({ id: Id }, { additionalProperties: false });
@@ -89,6 +97,10 @@ export const ImportUser = Type.Object({
   username: Type.String({ pattern: USERNAME_PATTERN }),
   role: Type.Enum(['operator', 'doctor', 'admin']),
   name: Type.Optional(Text(100)),
+  /** Where escalations reach a doctor: SMS to this phone… */
+  phone: Type.Optional(Phone),
+  /** …and/or a signed webhook (see README, "Notifications"). */
+  webhookUrl: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 500 })),
 }, { additionalProperties: false });
 
 /** The whole document, as accepted by `npm run anxin -- import FILE` and `POST /api/v1/import`. */

@@ -139,7 +139,10 @@ function planImport(doc: ImportDocument, existing: ExistingDirectory): ImportPla
   for (const u of doc.users ?? []) {
     const old = existing.user(u.username);
     // Listing a disabled user does not re-enable it: that stays an explicit admin action.
-    plan.users.push(decide<UserRow>(old, { username: u.username, role: u.role, name: u.name ?? old?.name ?? null }));
+    plan.users.push(decide<UserRow>(old, {
+      username: u.username, role: u.role, name: u.name ?? old?.name ?? null,
+      phone: u.phone ?? old?.phone ?? null, webhook_url: u.webhookUrl ?? old?.webhook_url ?? null,
+    }));
   }
   for (const h of doc.homes ?? []) {
     const oldHome = existing.home(h.id);
@@ -156,6 +159,7 @@ function planImport(doc: ImportDocument, existing: ExistingDirectory): ImportPla
         conditions: r.conditions ? JSON.stringify(r.conditions) : old?.conditions ?? '[]',
         contacts: r.contacts ? JSON.stringify(r.contacts) : old?.contacts ?? '[]',
         targets: r.targets ? JSON.stringify(r.targets) : old?.targets ?? '{}',
+        schedule: r.schedule ? JSON.stringify(r.schedule) : old?.schedule ?? '[]',
       }));
     }
     if (h.gateway) {
@@ -179,7 +183,7 @@ function planImport(doc: ImportDocument, existing: ExistingDirectory): ImportPla
   return plan;
 }
 
-const JSON_COLUMNS = new Set(['conditions', 'contacts', 'targets']);
+const JSON_COLUMNS = new Set(['conditions', 'contacts', 'targets', 'schedule']);
 
 function decide<Row extends object>(old: Row | undefined, row: Row): Planned<Row> {
   if (!old) return { outcome: 'created', row };
@@ -218,17 +222,18 @@ function writePlan(db: Db, plan: ImportPlan, identitySecrets: Map<string, Prepar
     }
   };
   write(plan.users,
-    'INSERT INTO users (username, role, name, password_hash, created_at, updated_at) VALUES (@username, @role, @name, @password_hash, @now, @now)',
-    'UPDATE users SET role = @role, name = @name, updated_at = @now WHERE username = @username',
+    `INSERT INTO users (username, role, name, phone, webhook_url, password_hash, created_at, updated_at)
+     VALUES (@username, @role, @name, @phone, @webhook_url, @password_hash, @now, @now)`,
+    'UPDATE users SET role = @role, name = @name, phone = @phone, webhook_url = @webhook_url, updated_at = @now WHERE username = @username',
     (u) => ({ password_hash: userSecrets.get(u.username)!.hash }));
   write(plan.homes,
     'INSERT INTO homes (id, address, phone, access, created_at, updated_at) VALUES (@id, @address, @phone, @access, @now, @now)',
     'UPDATE homes SET address = @address, phone = @phone, access = @access, updated_at = @now WHERE id = @id');
   write(plan.residents,
-    `INSERT INTO residents (id, home_id, name, birth_year, sex, doctor, conditions, contacts, targets, created_at, updated_at)
-     VALUES (@id, @home_id, @name, @birth_year, @sex, @doctor, @conditions, @contacts, @targets, @now, @now)`,
+    `INSERT INTO residents (id, home_id, name, birth_year, sex, doctor, conditions, contacts, targets, schedule, created_at, updated_at)
+     VALUES (@id, @home_id, @name, @birth_year, @sex, @doctor, @conditions, @contacts, @targets, @schedule, @now, @now)`,
     `UPDATE residents SET name = @name, birth_year = @birth_year, sex = @sex, doctor = @doctor,
-       conditions = @conditions, contacts = @contacts, targets = @targets, updated_at = @now WHERE id = @id`);
+       conditions = @conditions, contacts = @contacts, targets = @targets, schedule = @schedule, updated_at = @now WHERE id = @id`);
   write(plan.gateways,
     'INSERT INTO gateways (id, home_id, created_at, updated_at) VALUES (@id, @home_id, @now, @now)',
     // A gateway row is only its home, which an import may not change: never 'updated'.

@@ -25,6 +25,16 @@ export interface DeviceInfo {
   heartbeatSeconds: number | null;
 }
 
+/** What the ingest and the rules need of a resident on every reading, kept in memory. */
+export interface ResidentInfo {
+  homeId: string;
+  doctor: string | null;
+  targets: Record<string, Record<string, number>>;
+  schedule: Array<{ type: string; time: string }>;
+  /** When the resident was enrolled: missed measurements are not counted before it. */
+  createdAt: number;
+}
+
 export interface Contact {
   name: string;
   relation?: string;
@@ -41,6 +51,8 @@ export interface ResidentRecord {
   conditions: string[];
   contacts: Contact[];
   targets: Record<string, Record<string, number>>;
+  /** Daily measurements expected of this resident, e.g. `{ type: 'blood_pressure', time: '10:00' }`. */
+  schedule: Array<{ type: string; time: string }>;
 }
 
 export interface HomeRecord {
@@ -66,7 +78,7 @@ export interface ClientStatus {
 
 export class DirectoryStore {
   private devices = new Map<string, DeviceInfo>();
-  private residentHomes = new Map<string, string>();
+  private residentInfos = new Map<string, ResidentInfo>();
   private readonly credentialStmt;
   private readonly statusStmt;
   private readonly connectionStmt;
@@ -97,12 +109,13 @@ export class DirectoryStore {
     for (const d of this.db.prepare('SELECT id, home_id AS homeId, type, resident_id AS residentId, heartbeat_seconds AS heartbeatSeconds FROM devices').all() as DeviceInfo[]) {
       devices.set(d.id, d);
     }
-    const residentHomes = new Map<string, string>();
-    for (const r of this.db.prepare('SELECT id, home_id AS homeId FROM residents').all() as Array<{ id: string; homeId: string }>) {
-      residentHomes.set(r.id, r.homeId);
+    const residentInfos = new Map<string, ResidentInfo>();
+    const rows = this.db.prepare('SELECT id, home_id AS homeId, doctor, targets, schedule, created_at AS createdAt FROM residents').all() as Array<Record<string, string | null>>;
+    for (const r of rows) {
+      residentInfos.set(r.id!, { homeId: r.homeId!, doctor: r.doctor ?? null, targets: JSON.parse(r.targets!), schedule: JSON.parse(r.schedule!), createdAt: Number(r.createdAt) });
     }
     this.devices = devices;
-    this.residentHomes = residentHomes;
+    this.residentInfos = residentInfos;
     this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
   }
 
@@ -127,7 +140,21 @@ export class DirectoryStore {
   }
 
   residentHome(residentId: string): string | undefined {
-    return this.residentHomes.get(residentId) ?? (this.refreshIfChangedElsewhere() ? this.residentHomes.get(residentId) : undefined);
+    return this.residentInfo(residentId)?.homeId;
+  }
+
+  residentInfo(residentId: string): ResidentInfo | undefined {
+    return this.residentInfos.get(residentId) ?? (this.refreshIfChangedElsewhere() ? this.residentInfos.get(residentId) : undefined);
+  }
+
+  /** Every resident's cached info, for the time-based rules. */
+  allResidentInfos(): ReadonlyMap<string, ResidentInfo> {
+    return this.residentInfos;
+  }
+
+  /** Every device, for the time-based rules. */
+  allDevices(): ReadonlyMap<string, DeviceInfo> {
+    return this.devices;
   }
 
   /** Records a status message (retained status or last will) in the next group commit. */
@@ -212,6 +239,7 @@ function presentResident(r: Record<string, unknown>): ResidentRecord {
     conditions: JSON.parse(r.conditions as string) as string[],
     contacts: JSON.parse(r.contacts as string) as Contact[],
     targets: JSON.parse(r.targets as string) as ResidentRecord['targets'],
+    schedule: JSON.parse((r.schedule as string | undefined) ?? '[]') as ResidentRecord['schedule'],
   };
 }
 

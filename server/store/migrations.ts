@@ -3,6 +3,8 @@
  * order, inside a transaction; `PRAGMA user_version` records how far a file is.
  * Never edit a released migration: add the next one.
  */
+import { NOTIFY_MIGRATION } from '../notify/deliveryQueue.js';
+
 export const MIGRATIONS: readonly string[] = [
   /* 1: foundation — accounts, directory, device identity, readings, refusals, audit */ `
   CREATE TABLE users (
@@ -132,4 +134,97 @@ export const MIGRATIONS: readonly string[] = [
     detail  TEXT
   ) STRICT;
   `,
+  /* 2: alerts — lifecycle, history, incidents, the stream's durable event log, engine state */ `
+  ALTER TABLE residents ADD COLUMN schedule TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE users ADD COLUMN phone TEXT;
+  ALTER TABLE users ADD COLUMN webhook_url TEXT;
+  ALTER TABLE client_status ADD COLUMN last_seen_at INTEGER;
+
+  CREATE TABLE incidents (
+    id            TEXT PRIMARY KEY,
+    home_id       TEXT NOT NULL,
+    opened_at     INTEGER NOT NULL,
+    last_alert_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX incidents_home ON incidents (home_id, last_alert_at);
+
+  CREATE TABLE alerts (
+    id                TEXT PRIMARY KEY,
+    -- resident:<id>:<rule>, home:<id>:<rule> or device:<id>:<rule>; one unresolved alert per key.
+    dedupe_key        TEXT NOT NULL,
+    home_id           TEXT NOT NULL,
+    resident_id       TEXT,
+    device_id         TEXT,
+    rule              TEXT NOT NULL,
+    severity          TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'urgent', 'critical')),
+    state             TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'escalated', 'resolved')),
+    title             TEXT NOT NULL,
+    explanation       TEXT NOT NULL,
+    late              INTEGER NOT NULL DEFAULT 0,
+    count             INTEGER NOT NULL,
+    last_reading      TEXT,
+    incident_id       TEXT NOT NULL REFERENCES incidents (id),
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL,
+    claim_deadline    INTEGER,
+    overdue_at        INTEGER,
+    condition_cleared_at INTEGER,
+    assignee          TEXT,
+    acknowledged_at   INTEGER,
+    escalation_target TEXT CHECK (escalation_target IN ('doctor', 'emergency')),
+    escalated_to      TEXT,
+    escalated_at      INTEGER,
+    doctor_acknowledged_at INTEGER,
+    resolved_at       INTEGER,
+    outcome           TEXT
+  ) STRICT;
+  CREATE UNIQUE INDEX alerts_unresolved_key ON alerts (dedupe_key) WHERE state != 'resolved';
+  CREATE INDEX alerts_state_created ON alerts (state, created_at);
+  CREATE INDEX alerts_created ON alerts (created_at);
+  CREATE INDEX alerts_escalated_to ON alerts (escalated_to, state);
+
+  -- Append-only: every transition and note, with who and when.
+  CREATE TABLE alert_history (
+    seq        INTEGER PRIMARY KEY,
+    alert_id   TEXT NOT NULL REFERENCES alerts (id),
+    at         INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    from_state TEXT,
+    to_state   TEXT,
+    note       TEXT,
+    detail     TEXT
+  ) STRICT;
+  CREATE INDEX alert_history_alert ON alert_history (alert_id, seq);
+  CREATE TRIGGER alert_history_append_only_u BEFORE UPDATE ON alert_history BEGIN SELECT RAISE(ABORT, 'alert history is append-only'); END;
+  CREATE TRIGGER alert_history_append_only_d BEFORE DELETE ON alert_history BEGIN SELECT RAISE(ABORT, 'alert history is append-only'); END;
+
+  CREATE TABLE alert_readings (
+    alert_id   TEXT NOT NULL REFERENCES alerts (id),
+    device_id  TEXT NOT NULL,
+    reading_id TEXT NOT NULL,
+    PRIMARY KEY (alert_id, device_id, reading_id)
+  ) STRICT, WITHOUT ROWID;
+
+  -- The live stream's durable log (SPEC §6): a reconnecting dashboard resumes from its last seq.
+  CREATE TABLE events (
+    seq         INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    home_id     TEXT,
+    resident_id TEXT,
+    data        TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE target_changes (
+    seq         INTEGER PRIMARY KEY,
+    resident_id TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    actor       TEXT NOT NULL,
+    old         TEXT NOT NULL,
+    new         TEXT NOT NULL
+  ) STRICT;
+  `,
+  /* 3: notifications and their delivery receipts (server/notify/deliveryQueue.ts) */
+  NOTIFY_MIGRATION,
 ];

@@ -15,8 +15,12 @@ interface Row {
   vals: string;
 }
 
+/** Runs inside the transaction that stores readings, with the ones that were new. */
+export type StoredListener = (stored: Reading[]) => void;
+
 export class SqliteReadingStore implements ReadingStore {
   private readonly insert;
+  private readonly listeners: StoredListener[] = [];
 
   constructor(private readonly db: Db, private readonly writer: GroupCommit) {
     this.insert = db.prepare(
@@ -25,12 +29,24 @@ export class SqliteReadingStore implements ReadingStore {
     );
   }
 
+  /**
+   * Work that must commit atomically with the readings (the rules engine: a
+   * stored reading and the alert it raises are durable together).
+   */
+  onStored(listener: StoredListener): void {
+    this.listeners.push(listener);
+  }
+
   append(readings: readonly Reading[], done: (err: Error | null, stored?: boolean[]) => void): void {
-    this.writer.enqueue(
-      () => readings.map((r) =>
-        this.insert.run(r.deviceId, r.id, r.homeId, r.residentId, r.type, r.ts, r.receivedAt, JSON.stringify(r.values)).changes === 1),
-      done,
-    );
+    this.writer.enqueue(() => {
+      const flags = readings.map((r) =>
+        this.insert.run(r.deviceId, r.id, r.homeId, r.residentId, r.type, r.ts, r.receivedAt, JSON.stringify(r.values)).changes === 1);
+      if (this.listeners.length > 0) {
+        const stored = readings.filter((_, i) => flags[i]);
+        if (stored.length > 0) for (const l of this.listeners) l(stored);
+      }
+      return flags;
+    }, done);
   }
 
   async query(q: ReadingQuery): Promise<StoredReading[]> {

@@ -17,6 +17,8 @@ describe('loadConfig', () => {
       connectPerSecond: 50,
       loginPerMinute: 10,
       sessionHours: 12,
+      tickMs: 1000,
+      eventRetentionHours: 48,
       logLevel: 'info',
     });
   });

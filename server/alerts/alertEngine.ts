@@ -1,0 +1,224 @@
+/**
+ * The rules engine's stateful half: it feeds readings and the passing of time
+ * to the pure rules, and turns their matches into alerts.
+ *
+ * No duplicate alerts, by construction: every evaluation runs synchronously
+ * inside a group-commit job, and jobs run one after another on the one event
+ * loop, so the check "is there an unresolved alert for this resident and rule?"
+ * and the write that follows can never interleave with another reading's
+ * (unlike a read-then-write across an await; cf. ThingsBoard's duplicate-alarm
+ * race). A reading, its alert and the event announcing it commit together.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Reading } from '../../devices/validateReading.js';
+import type { Topics } from '../../devices/topics.js';
+import type { EventLog } from '../realtime/eventLog.js';
+import { evaluateReading } from '../rules/readingRules.js';
+import type { RuleConfig } from '../rules/ruleConfig.js';
+import { claimDeadlineMs, thresholdsFor } from '../rules/ruleConfig.js';
+import { ruleContext } from '../rules/ruleMatch.js';
+import { bpTrend } from '../rules/trendRules.js';
+import { SEVERITY_RANK, type RuleMatch, type Severity, type Targets } from '../rules/types.js';
+import type { DirectoryStore } from '../store/directoryStore.js';
+import type { GroupCommit } from '../store/groupCommit.js';
+import type { Db } from '../store/sqliteDb.js';
+import type { Alert, AlertReadingRef, AlertStore } from './alertStore.js';
+import { presentAlertEvent, homeFeedback } from './alertPresenter.js';
+
+export interface AlertEngineDeps {
+  db: Db;
+  writer: GroupCommit;
+  alerts: AlertStore;
+  events: EventLog;
+  directory: DirectoryStore;
+  topics: Topics;
+  config: RuleConfig;
+  log: Logger;
+  /** Publishes to the home's `alerts` topic (SPEC §2), after commit. */
+  publishToHome: (topic: string, payload: object) => void;
+  now: () => number;
+}
+
+/** Reading types whose arrival is pushed to screens as a `reading` event. */
+const STREAMED_TYPES = new Set(['blood_pressure', 'glucose', 'fall', 'sos']);
+
+export type AlertScope = { homeId: string; residentId: string | null; deviceId: string | null };
+
+export class AlertEngine {
+  /** Unresolved alerts by dedupe key: the engine's whole memory of "what is open". */
+  private readonly open = new Map<string, Alert>();
+  private afterCommit: Array<() => void> = [];
+  private readonly trendStmt;
+
+  constructor(private readonly deps: AlertEngineDeps) {
+    this.trendStmt = deps.db.prepare(
+      "SELECT ts, vals FROM readings WHERE resident_id = ? AND type = 'blood_pressure' AND ts >= ? AND ts <= ? ORDER BY ts",
+    );
+    deps.writer.addHooks({
+      committed: () => this.runAfterCommit(),
+      // The failed transaction's changes to memory are undone by re-reading the store.
+      rolledBack: () => {
+        this.afterCommit = [];
+        this.reload();
+      },
+    });
+    this.reload();
+  }
+
+  /** Rebuilds the index of unresolved alerts from the store. */
+  reload(): void {
+    this.open.clear();
+    for (const a of this.deps.alerts.unresolved()) this.open.set(a.dedupeKey, a);
+  }
+
+  unresolved(): Alert[] {
+    return [...this.open.values()];
+  }
+
+  openByKey(key: string): Alert | undefined {
+    return this.open.get(key);
+  }
+
+  findOpen(id: string): Alert | undefined {
+    for (const a of this.open.values()) if (a.id === id) return a;
+    return undefined;
+  }
+
+  /**
+   * Evaluates freshly stored readings. Runs inside the readings' own
+   * transaction (see SqliteReadingStore.onStored), so the alert is durable
+   * exactly when the reading is.
+   */
+  onReadingsStored(readings: readonly Reading[]): void {
+    for (const r of readings) {
+      if (STREAMED_TYPES.has(r.type)) {
+        this.deps.events.append('reading', r.receivedAt, { homeId: r.homeId, residentId: r.residentId }, {
+          deviceId: r.deviceId, id: r.id, residentId: r.residentId, homeId: r.homeId, type: r.type,
+          ts: new Date(r.ts).toISOString(), values: r.values,
+        });
+      }
+      const match = this.evaluate(r);
+      if (match) this.raiseOrAttach(keyFor(r, match), match, { homeId: r.homeId, residentId: r.residentId, deviceId: r.deviceId }, refOf(r), r.receivedAt);
+    }
+  }
+
+  private evaluate(r: Reading): RuleMatch | null {
+    const { config, directory } = this.deps;
+    const targets = (r.residentId ? directory.residentInfo(r.residentId)?.targets : undefined) as Targets | undefined;
+    const match = evaluateReading(r, config, targets ?? {}, r.receivedAt);
+    const systolic = r.values.systolic;
+    if (r.type !== 'blood_pressure' || r.residentId === null || typeof systolic !== 'number') return match;
+    const t = thresholdsFor(config, 'bp_trend', targets);
+    if (systolic < (t.systolic ?? Infinity)) return match;
+    const windowMs = (t.windowDays ?? 7) * 24 * 3600_000;
+    const recent = (this.trendStmt.all(r.residentId, r.ts - windowMs, r.ts) as Array<{ ts: number; vals: string }>)
+      .map((row) => ({ ts: row.ts, systolic: (JSON.parse(row.vals) as { systolic: number }).systolic }));
+    const trend = bpTrend(recent, r.ts, t, ruleContext(config, 'bp_trend', targets));
+    if (!trend) return match;
+    return !match || SEVERITY_RANK[trend.severity] > SEVERITY_RANK[match.severity] ? trend : match;
+  }
+
+  /**
+   * Opens an alert for `key`, or attaches to the unresolved one: count and
+   * latest reading update, severity may rise and never silently falls.
+   * Call only inside a group-commit job.
+   */
+  raiseOrAttach(key: string, match: RuleMatch, scope: AlertScope, reading: AlertReadingRef | null, at: number): Alert {
+    const { alerts, config } = this.deps;
+    const existing = this.open.get(key);
+    if (existing) {
+      const next: Alert = { ...existing, count: existing.count + 1, updatedAt: at, lastReading: reading ?? existing.lastReading, late: existing.late || !!match.late };
+      let raised = false;
+      if (SEVERITY_RANK[match.severity] > SEVERITY_RANK[existing.severity]) {
+        raised = true;
+        Object.assign(next, { severity: match.severity, title: match.title, explanation: match.explanation });
+        const deadline = claimDeadline(config, match.severity, at);
+        if (existing.state === 'open' && deadline !== null) next.claimDeadline = Math.min(existing.claimDeadline ?? Infinity, deadline);
+        alerts.appendHistory(existing.id, { at, actor: 'system', action: 'severity.raised', fromState: existing.state, toState: existing.state, note: null, detail: { from: existing.severity, to: match.severity } });
+      }
+      if (existing.conditionClearedAt !== null) next.conditionClearedAt = null;
+      if (reading) alerts.linkReading(existing.id, reading.deviceId, reading.id);
+      this.store(next, raised ? 'severity.raised' : 'attached', raised);
+      return next;
+    }
+    const id = newId('al');
+    const alert: Alert = {
+      id, dedupeKey: key, homeId: scope.homeId, residentId: scope.residentId, deviceId: scope.deviceId,
+      rule: match.rule, severity: match.severity, state: 'open', title: match.title, explanation: match.explanation,
+      late: !!match.late, count: 1, lastReading: reading,
+      incidentId: alerts.incidentFor(scope.homeId, at, config.incidentWindowMinutes * 60_000, () => newId('in')),
+      createdAt: at, updatedAt: at, claimDeadline: claimDeadline(config, match.severity, at), overdueAt: null, conditionClearedAt: null,
+      assignee: null, acknowledgedAt: null, escalationTarget: null, escalatedTo: null, escalatedAt: null,
+      doctorAcknowledgedAt: null, resolvedAt: null, outcome: null,
+    };
+    this.store(alert, 'created', true);
+    alerts.appendHistory(id, { at, actor: 'system', action: 'created', fromState: null, toState: 'open', note: null, detail: { rule: match.rule, severity: match.severity, late: !!match.late } });
+    if (reading) alerts.linkReading(id, reading.deviceId, reading.id);
+    return alert;
+  }
+
+  /**
+   * Saves a changed alert, logs its stream event, and (for changes the home
+   * should hear about) queues the home feedback for after the commit.
+   */
+  store(alert: Alert, reason: string, tellHome: boolean): void {
+    this.deps.alerts.save(alert);
+    if (alert.state === 'resolved') this.open.delete(alert.dedupeKey);
+    else this.open.set(alert.dedupeKey, alert);
+    const type = reason === 'created' ? 'alert.created' : 'alert.updated';
+    this.deps.events.append(type, alert.updatedAt, { homeId: alert.homeId, residentId: alert.residentId }, { ...presentAlertEvent(alert), reason });
+    if (tellHome) {
+      const topic = this.deps.topics.alerts(alert.homeId);
+      const payload = homeFeedback(alert);
+      this.afterCommit.push(() => this.deps.publishToHome(topic, payload));
+    }
+  }
+
+  /** A point to roll back to when a part of a transaction (a savepoint) fails. */
+  mark(): number {
+    return this.afterCommit.length;
+  }
+
+  /** Forgets effects queued after `mark` and re-reads the store (the savepoint was rolled back). */
+  rollbackTo(mark: number): void {
+    this.afterCommit.length = mark;
+    this.reload();
+  }
+
+  /** Runs `fn` once the current transaction has committed (notifications, MQTT). */
+  onCommitted(fn: () => void): void {
+    this.afterCommit.push(fn);
+  }
+
+  private runAfterCommit(): void {
+    const work = this.afterCommit;
+    this.afterCommit = [];
+    for (const fn of work) {
+      try {
+        fn();
+      } catch (err) {
+        this.deps.log.error({ err }, 'after-commit effect failed');
+      }
+    }
+  }
+}
+
+/** One unresolved alert per resident and rule (SPEC §4); home- or device-level when no resident. */
+export function keyFor(r: Pick<Reading, 'residentId' | 'homeId' | 'deviceId'>, match: Pick<RuleMatch, 'rule'>): string {
+  if (match.rule === 'battery_low' || match.rule === 'device_offline') return `device:${r.deviceId}:${match.rule}`;
+  return r.residentId ? `resident:${r.residentId}:${match.rule}` : `home:${r.homeId}:${match.rule}`;
+}
+
+export function claimDeadline(config: RuleConfig, severity: Severity, at: number): number | null {
+  const ms = claimDeadlineMs(config, severity);
+  return ms === null ? null : at + ms;
+}
+
+export function newId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+}
+
+function refOf(r: Reading): AlertReadingRef {
+  return { deviceId: r.deviceId, id: r.id, type: r.type, ts: r.ts, values: r.values };
+}

@@ -1,0 +1,195 @@
+/**
+ * Alerts, their append-only history and the readings attached to them, in the
+ * embedded SQLite file. Synchronous on purpose: every write runs inside a
+ * group-commit job of the alert engine, so a change and its history commit together.
+ */
+import type { Severity, Text, RuleId } from '../rules/types.js';
+import type { Db } from '../store/sqliteDb.js';
+import type { AlertState, EscalationTarget, Outcome } from './lifecycle.js';
+
+export interface AlertReadingRef {
+  deviceId: string;
+  id: string;
+  type: string;
+  ts: number;
+  values: Record<string, number | string | boolean>;
+}
+
+export interface Alert {
+  id: string;
+  dedupeKey: string;
+  homeId: string;
+  residentId: string | null;
+  deviceId: string | null;
+  rule: RuleId;
+  severity: Severity;
+  state: AlertState;
+  title: Text;
+  explanation: Text;
+  late: boolean;
+  count: number;
+  lastReading: AlertReadingRef | null;
+  incidentId: string;
+  createdAt: number;
+  updatedAt: number;
+  claimDeadline: number | null;
+  overdueAt: number | null;
+  conditionClearedAt: number | null;
+  assignee: string | null;
+  acknowledgedAt: number | null;
+  escalationTarget: EscalationTarget | null;
+  escalatedTo: string | null;
+  escalatedAt: number | null;
+  doctorAcknowledgedAt: number | null;
+  resolvedAt: number | null;
+  outcome: Outcome | null;
+}
+
+export interface HistoryEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  fromState: AlertState | null;
+  toState: AlertState | null;
+  note: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export interface AlertFilter {
+  states?: AlertState[];
+  severities?: Severity[];
+  since?: number;
+  residentIds?: string[];
+  escalatedTo?: string;
+  limit?: number;
+}
+
+const COLUMNS: Array<[keyof Alert, string, 'json' | 'bool' | 'plain']> = [
+  ['id', 'id', 'plain'], ['dedupeKey', 'dedupe_key', 'plain'], ['homeId', 'home_id', 'plain'], ['residentId', 'resident_id', 'plain'],
+  ['deviceId', 'device_id', 'plain'], ['rule', 'rule', 'plain'], ['severity', 'severity', 'plain'], ['state', 'state', 'plain'],
+  ['title', 'title', 'json'], ['explanation', 'explanation', 'json'], ['late', 'late', 'bool'], ['count', 'count', 'plain'],
+  ['lastReading', 'last_reading', 'json'], ['incidentId', 'incident_id', 'plain'], ['createdAt', 'created_at', 'plain'],
+  ['updatedAt', 'updated_at', 'plain'], ['claimDeadline', 'claim_deadline', 'plain'], ['overdueAt', 'overdue_at', 'plain'],
+  ['conditionClearedAt', 'condition_cleared_at', 'plain'], ['assignee', 'assignee', 'plain'], ['acknowledgedAt', 'acknowledged_at', 'plain'],
+  ['escalationTarget', 'escalation_target', 'plain'], ['escalatedTo', 'escalated_to', 'plain'], ['escalatedAt', 'escalated_at', 'plain'],
+  ['doctorAcknowledgedAt', 'doctor_acknowledged_at', 'plain'], ['resolvedAt', 'resolved_at', 'plain'], ['outcome', 'outcome', 'plain'],
+];
+
+function toRow(a: Alert): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const [key, col, kind] of COLUMNS) {
+    const v = a[key];
+    row[col] = kind === 'json' ? (v === null ? null : JSON.stringify(v)) : kind === 'bool' ? (v ? 1 : 0) : v;
+  }
+  return row;
+}
+
+function fromRow(r: Record<string, unknown>): Alert {
+  const a: Record<string, unknown> = {};
+  for (const [key, col, kind] of COLUMNS) {
+    const v = r[col];
+    a[key] = kind === 'json' ? (v === null ? null : JSON.parse(v as string)) : kind === 'bool' ? v === 1 : v;
+  }
+  return a as unknown as Alert;
+}
+
+export class AlertStore {
+  private readonly upsertStmt;
+  private readonly historyStmt;
+  private readonly linkStmt;
+
+  constructor(private readonly db: Db) {
+    const cols = COLUMNS.map(([, c]) => c);
+    this.upsertStmt = db.prepare(
+      `INSERT INTO alerts (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})
+       ON CONFLICT (id) DO UPDATE SET ${cols.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
+    );
+    this.historyStmt = db.prepare(
+      'INSERT INTO alert_history (alert_id, at, actor, action, from_state, to_state, note, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.linkStmt = db.prepare('INSERT OR IGNORE INTO alert_readings (alert_id, device_id, reading_id) VALUES (?, ?, ?)');
+  }
+
+  save(alert: Alert): void {
+    this.upsertStmt.run(toRow(alert));
+  }
+
+  appendHistory(alertId: string, e: Omit<HistoryEntry, 'seq'>): void {
+    this.historyStmt.run(alertId, e.at, e.actor, e.action, e.fromState, e.toState, e.note, e.detail ? JSON.stringify(e.detail) : null);
+  }
+
+  linkReading(alertId: string, deviceId: string, readingId: string): void {
+    this.linkStmt.run(alertId, deviceId, readingId);
+  }
+
+  get(id: string): Alert | null {
+    const r = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? fromRow(r) : null;
+  }
+
+  unresolved(): Alert[] {
+    return (this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved'").all() as Array<Record<string, unknown>>).map(fromRow);
+  }
+
+  list(f: AlertFilter): Alert[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: f.limit ?? 500 };
+    const inList = (column: string, prefix: string, values: readonly string[]) => {
+      where.push(`${column} IN (${values.map((_, i) => `@${prefix}${i}`).join(', ')})`);
+      values.forEach((v, i) => (params[`${prefix}${i}`] = v));
+    };
+    if (f.states?.length) inList('state', 's', f.states);
+    if (f.severities?.length) inList('severity', 'v', f.severities);
+    if (f.since !== undefined) {
+      where.push('updated_at >= @since');
+      params.since = f.since;
+    }
+    if (f.escalatedTo !== undefined) {
+      where.push('escalated_to = @escalatedTo');
+      params.escalatedTo = f.escalatedTo;
+    }
+    if (f.residentIds) {
+      if (f.residentIds.length === 0) return [];
+      inList('resident_id', 'r', f.residentIds);
+    }
+    const sql = `SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as Array<Record<string, unknown>>).map(fromRow);
+  }
+
+  history(alertId: string): HistoryEntry[] {
+    return (this.db.prepare('SELECT * FROM alert_history WHERE alert_id = ? ORDER BY seq').all(alertId) as Array<Record<string, unknown>>).map((r) => ({
+      seq: r.seq as number,
+      at: r.at as number,
+      actor: r.actor as string,
+      action: r.action as string,
+      fromState: r.from_state as AlertState | null,
+      toState: r.to_state as AlertState | null,
+      note: r.note as string | null,
+      detail: r.detail ? (JSON.parse(r.detail as string) as Record<string, unknown>) : null,
+    }));
+  }
+
+  /** The readings attached to an alert, newest first. */
+  readings(alertId: string, limit = 200): AlertReadingRef[] {
+    const rows = this.db.prepare(
+      `SELECT r.device_id, r.reading_id, r.type, r.ts, r.vals FROM alert_readings ar
+       JOIN readings r ON r.device_id = ar.device_id AND r.reading_id = ar.reading_id
+       WHERE ar.alert_id = ? ORDER BY r.ts DESC LIMIT ?`,
+    ).all(alertId, limit) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({ deviceId: r.device_id as string, id: r.reading_id as string, type: r.type as string, ts: r.ts as number, values: JSON.parse(r.vals as string) }));
+  }
+
+  /** Joins the home's incident when its last alert was within `windowMs`, else opens one. */
+  incidentFor(homeId: string, at: number, windowMs: number, newId: () => string): string {
+    const recent = this.db.prepare('SELECT id FROM incidents WHERE home_id = ? AND last_alert_at >= ? ORDER BY last_alert_at DESC LIMIT 1')
+      .get(homeId, at - windowMs) as { id: string } | undefined;
+    if (recent) {
+      this.db.prepare('UPDATE incidents SET last_alert_at = max(last_alert_at, ?) WHERE id = ?').run(at, recent.id);
+      return recent.id;
+    }
+    const id = newId();
+    this.db.prepare('INSERT INTO incidents (id, home_id, opened_at, last_alert_at) VALUES (?, ?, ?, ?)').run(id, homeId, at, at);
+    return id;
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The time-based rules (SPEC §4): silence of devices and gateways, no motion
+ * in a home, scheduled measurements that did not come, and claim deadlines.
+ * Driven by one injectable clock: the hub ticks it on a timer, tests call
+ * `tick(now)` with a fake time. Conditions that end clear their alerts: an
+ * `info` alert resolves itself, a more severe one is marked "condition cleared"
+ * for the operator to close.
+ */
+import type { Logger } from 'pino';
+import type { ReadingType } from '../../devices/readingSchema.js';
+import type { Reading } from '../../devices/validateReading.js';
+import type { HubEvents } from '../events.js';
+import type { EventLog } from '../realtime/eventLog.js';
+import type { RuleConfig } from '../rules/ruleConfig.js';
+import { deviceOffline, gatewayOffline, noActivity, readingMissed } from '../rules/timeRules.js';
+import { SEVERITY_RANK, type RuleMatch } from '../rules/types.js';
+import type { DirectoryStore } from '../store/directoryStore.js';
+import type { GroupCommit } from '../store/groupCommit.js';
+import type { Db } from '../store/sqliteDb.js';
+import type { AlertEngine } from './alertEngine.js';
+import type { Alert, AlertStore } from './alertStore.js';
+
+export interface WatchdogDeps {
+  db: Db;
+  writer: GroupCommit;
+  engine: AlertEngine;
+  alerts: AlertStore;
+  events: EventLog;
+  directory: DirectoryStore;
+  config: RuleConfig;
+  tz: string;
+  log: Logger;
+  now: () => number;
+  /** Called when an alert becomes overdue, after commit (notify every signed-in operator again). */
+  onOverdue?: (alertId: string) => void;
+}
+
+export class Watchdog {
+  private readonly lastSeen = new Map<string, number>();
+  private readonly lastMotion = new Map<string, number>();
+  private readonly gatewayOfflineSince = new Map<string, number>();
+  /** `${residentId}|${type}` → measurement time of the latest reading. */
+  private readonly lastMeasured = new Map<string, number>();
+  private readonly dirtySeen = new Set<string>();
+  private readonly startedAt: number;
+
+  constructor(private readonly deps: WatchdogDeps) {
+    this.startedAt = deps.now();
+    for (const r of deps.db.prepare('SELECT client_id, kind, home_id, last_seen_at, online, connected, status_at, disconnected_at FROM client_status').all() as Array<Record<string, number | string | null>>) {
+      if (typeof r.last_seen_at === 'number') this.lastSeen.set(r.client_id as string, r.last_seen_at);
+      if (r.kind === 'gateway' && (r.online === 0 || r.connected === 0)) {
+        // Offline before the restart: count from when it went, or from now if unknown.
+        this.gatewayOfflineSince.set(r.home_id as string, (r.disconnected_at as number | null) ?? (r.status_at as number | null) ?? this.startedAt);
+      }
+    }
+    for (const r of deps.db.prepare("SELECT home_id, max(ts) AS ts FROM readings WHERE type = 'motion' GROUP BY home_id").all() as Array<{ home_id: string; ts: number }>) {
+      this.lastMotion.set(r.home_id, r.ts);
+    }
+    for (const r of deps.db.prepare('SELECT resident_id, type, max(ts) AS ts FROM readings WHERE resident_id IS NOT NULL GROUP BY resident_id, type').all() as Array<{ resident_id: string; type: string; ts: number }>) {
+      this.lastMeasured.set(`${r.resident_id}|${r.type}`, r.ts);
+    }
+  }
+
+  /** Inside the readings' transaction: note who was heard, and clear what their arrival ends. */
+  onReadingsStored(readings: readonly Reading[]): void {
+    for (const r of readings) {
+      this.seen(r.deviceId, r.receivedAt);
+      if (r.type === 'motion') {
+        this.lastMotion.set(r.homeId, Math.max(this.lastMotion.get(r.homeId) ?? 0, r.ts));
+        this.clear(`home:${r.homeId}:no_activity`, r.receivedAt);
+      }
+      if (r.residentId) {
+        const key = `${r.residentId}|${r.type}`;
+        if (r.ts > (this.lastMeasured.get(key) ?? 0)) this.lastMeasured.set(key, r.ts);
+        this.clear(missedKey(r.residentId, r.type), r.receivedAt);
+      }
+    }
+  }
+
+  /** A status message, last will, connect or disconnect (outside any transaction). */
+  onStatus(s: HubEvents['device.status']): void {
+    this.deps.writer.enqueue(() => {
+      this.deps.events.append('device.status', s.at, { homeId: s.homeId, residentId: null }, {
+        clientId: s.clientId, kind: s.kind, homeId: s.homeId, online: s.online, at: new Date(s.at).toISOString(), source: s.source,
+      });
+      if (s.online) this.seen(s.clientId, s.at);
+      if (s.kind !== 'gateway') return;
+      if (s.online) {
+        this.gatewayOfflineSince.delete(s.homeId);
+        this.clear(`home:${s.homeId}:gateway_offline`, s.at);
+      } else if (!this.gatewayOfflineSince.has(s.homeId)) {
+        this.gatewayOfflineSince.set(s.homeId, s.at);
+      }
+    }, (err) => { if (err) this.deps.log.error({ err }, 'status event not recorded'); });
+  }
+
+  /** Evaluates every time-based rule and claim deadline as of `now`. */
+  tick(now = this.deps.now()): Promise<void> {
+    return this.deps.writer.run(() => {
+      this.deadlines(now);
+      this.devices(now);
+      this.homes(now);
+      this.schedules(now);
+      this.persistLastSeen();
+    });
+  }
+
+  private seen(clientId: string, at: number): void {
+    if (at <= (this.lastSeen.get(clientId) ?? 0)) return;
+    this.lastSeen.set(clientId, at);
+    this.dirtySeen.add(clientId);
+    this.clear(`device:${clientId}:device_offline`, at);
+  }
+
+  private deadlines(now: number): void {
+    for (const a of this.deps.engine.unresolved()) {
+      if (a.state !== 'open' || a.claimDeadline === null || a.overdueAt !== null || a.claimDeadline > now) continue;
+      const next = { ...a, overdueAt: now, updatedAt: now };
+      this.history(a.id, now, 'overdue', a.state, { deadline: new Date(a.claimDeadline).toISOString() });
+      this.deps.engine.store(next, 'overdue', false);
+      if (this.deps.onOverdue) this.deps.engine.onCommitted(() => this.deps.onOverdue!(a.id));
+    }
+  }
+
+  private devices(now: number): void {
+    for (const d of this.deps.directory.allDevices().values()) {
+      const lastSeenAt = this.lastSeen.get(d.id) ?? this.startedAt;
+      const match = deviceOffline({ deviceType: d.type, heartbeatSeconds: d.heartbeatSeconds, lastSeenAt, now }, this.deps.config);
+      if (match) this.raise(`device:${d.id}:device_offline`, match, { homeId: d.homeId, residentId: d.residentId, deviceId: d.id }, now);
+    }
+  }
+
+  private homes(now: number): void {
+    for (const [homeId, since] of this.gatewayOfflineSince) {
+      const match = gatewayOffline({ offlineSince: since, now }, this.deps.config);
+      if (match) this.raise(`home:${homeId}:gateway_offline`, match, { homeId, residentId: null, deviceId: null }, now);
+    }
+    const withMotionSensors = new Set<string>();
+    for (const d of this.deps.directory.allDevices().values()) if (d.type === 'motion_sensor') withMotionSensors.add(d.homeId);
+    for (const homeId of withMotionSensors) {
+      const match = noActivity({ lastMotionAt: this.lastMotion.get(homeId) ?? this.startedAt, now, tz: this.deps.tz }, this.deps.config);
+      if (match) this.raise(`home:${homeId}:no_activity`, match, { homeId, residentId: null, deviceId: null }, now);
+    }
+  }
+
+  private schedules(now: number): void {
+    for (const [residentId, info] of this.deps.directory.allResidentInfos()) {
+      for (const schedule of info.schedule) {
+        const lastReadingAt = this.lastMeasured.get(`${residentId}|${schedule.type}`) ?? null;
+        const match = readingMissed({ schedule: { type: schedule.type as ReadingType, time: schedule.time }, lastReadingAt, now, tz: this.deps.tz, since: info.createdAt }, this.deps.config);
+        if (match) this.raise(missedKey(residentId, schedule.type), match, { homeId: info.homeId, residentId, deviceId: null }, now);
+      }
+    }
+  }
+
+  /** Raises once; while the condition lasts, later ticks leave the open alert alone unless severity rises. */
+  private raise(key: string, match: RuleMatch, scope: { homeId: string; residentId: string | null; deviceId: string | null }, now: number): void {
+    const open = this.deps.engine.openByKey(key);
+    if (open && open.conditionClearedAt === null && SEVERITY_RANK[match.severity] <= SEVERITY_RANK[open.severity]) return;
+    this.deps.engine.raiseOrAttach(key, match, scope, null, now);
+  }
+
+  /** The condition behind an alert has ended. Call inside a group-commit job. */
+  private clear(key: string, at: number): void {
+    const a: Alert | undefined = this.deps.engine.openByKey(key);
+    if (!a || a.conditionClearedAt !== null) return;
+    if (a.severity === 'info' && a.state === 'open') {
+      this.history(a.id, at, 'resolved', 'resolved', { reason: 'condition cleared' }, a.state);
+      this.deps.engine.store({ ...a, state: 'resolved', outcome: 'recovered', resolvedAt: at, updatedAt: at, claimDeadline: null }, 'resolved', true);
+      return;
+    }
+    this.history(a.id, at, 'condition.cleared', a.state, null);
+    this.deps.engine.store({ ...a, conditionClearedAt: at, updatedAt: at }, 'condition.cleared', false);
+  }
+
+  private history(alertId: string, at: number, action: string, to: Alert['state'], detail: Record<string, unknown> | null, from?: Alert['state']): void {
+    this.deps.alerts.appendHistory(alertId, { at, actor: 'system', action, fromState: from ?? to, toState: to, note: null, detail });
+  }
+
+  private persistLastSeen(): void {
+    if (this.dirtySeen.size === 0) return;
+    const stmt = this.deps.db.prepare('UPDATE client_status SET last_seen_at = ? WHERE client_id = ?');
+    for (const id of this.dirtySeen) stmt.run(this.lastSeen.get(id)!, id);
+    this.dirtySeen.clear();
+  }
+}
+
+/** One reading_missed alert per resident and scheduled measurement type. */
+function missedKey(residentId: string, type: string): string {
+  return `resident:${residentId}:reading_missed:${type}`;
+}
