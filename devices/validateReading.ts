@@ -142,7 +142,8 @@ export function validateReading(doc: unknown, ids: { homeId: string; deviceId: s
   };
 }
 
-function parseTs(ts: string | number): number | null {
+/** `ts` (RFC 3339 with an offset, or epoch ms) → epoch ms; null when invalid, impossible calendar dates included. */
+export function parseTs(ts: string | number): number | null {
   if (typeof ts === 'number') return Number.isSafeInteger(ts) && ts > 0 ? ts : null;
   const m = RFC3339.exec(ts);
   if (!m) return null;

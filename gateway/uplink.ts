@@ -1,0 +1,261 @@
+/**
+ * The MQTT link to the hub (SPEC §2, §8). It drains the outbox in order: each
+ * publish carries one device's readings (one object, or an array of up to
+ * `batchSize` when flushing a backlog), QoS 1, and its entries leave the outbox
+ * only when the PUBACK arrives, which the hub sends after its commit.
+ *
+ * Reconnection is our own loop (`reconnectPeriod: 0`, a new client per
+ * attempt) rather than mqtt.js's: its reconnect waits a fixed period (no
+ * exponential backoff, no jitter), and it would resend its in-memory copy of
+ * unacknowledged publishes, duplicating what the disk outbox already resends.
+ * A fresh client per connection means every resend comes from the outbox,
+ * from its head, and a late callback of a dead connection is recognised by
+ * its generation and ignored.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { RejectMessage } from '../devices/readingSchema.js';
+import type { GatewayContext } from './gatewayContext.js';
+import type { OutboxEntry } from './outbox.js';
+import { StatusReporter, type GatewayStatus } from './statusReporter.js';
+
+export interface UplinkHooks {
+  /** Every message on the home's `alerts` topic. */
+  onAlert: (alert: Record<string, unknown>) => void;
+  random?: () => number;
+}
+
+/** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in [0, min(max, base·2^attempt)). */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.floor(random() * cap);
+}
+
+/** Groups a window of entries by device, keeping each device's order; groups come in order of their first entry. */
+export function groupByDevice(entries: readonly OutboxEntry[]): OutboxEntry[][] {
+  const groups = new Map<string, OutboxEntry[]>();
+  for (const e of entries) {
+    const g = groups.get(e.deviceId);
+    if (g) g.push(e);
+    else groups.set(e.deviceId, [e]);
+  }
+  return [...groups.values()];
+}
+
+// After a refused sign-in, wait this many doublings (the maximum delay): a wrong secret
+// does not fix itself, and the hub locks out an address after 10 failures a minute.
+const AUTH_FAILURE_ATTEMPT = 30;
+
+export class Uplink {
+  private client: MqttClient | null = null;
+  private generation = 0;
+  private isConnected = false;
+  private stopped = true;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** Highest seq handed to the current connection. */
+  private cursor = 0;
+  /** Windows (up to `batchSize` readings) published and not fully acknowledged. */
+  private windowsInFlight = 0;
+  private readonly status: StatusReporter;
+  private readonly random: () => number;
+  /** Counters for the log and tests. */
+  readonly stats = { connects: 0, publishes: 0, readingsAcked: 0 };
+
+  private readonly log: Logger;
+
+  constructor(private readonly deps: GatewayContext, private readonly hooks: UplinkHooks) {
+    this.random = hooks.random ?? Math.random;
+    this.log = deps.log.child({ component: 'uplink' });
+    this.status = new StatusReporter((s) => this.publishStatus(s), () => this.currentStatus());
+  }
+
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.deps.outbox.onEnqueued(() => {
+      this.pump();
+      this.status.changed();
+    });
+    this.connect();
+  }
+
+  /**
+   * Says "offline" (a clean DISCONNECT sends no last will), lets the PUBACKs
+   * of what is in flight arrive (bounded), then disconnects.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.status.stop();
+    const client = this.client;
+    if (client && this.isConnected) {
+      await withTimeout(2000, (done) => client.publish(this.deps.topics.gatewayStatus(this.deps.config.homeId), JSON.stringify({ online: false }), { qos: 1, retain: true }, () => done()));
+      // end(false) waits for in-flight acknowledgements; a hub that stopped answering gets 3 s.
+      await withTimeout(3000, (done) => client.end(false, {}, () => done()));
+    }
+    this.isConnected = false;
+    this.generation++;
+    this.client = null;
+    client?.end(true);
+  }
+
+  private connect(): void {
+    const { config, topics } = this.deps;
+    const log = this.log;
+    const gen = ++this.generation;
+    const client = mqtt.connect(config.hub, {
+      clientId: config.username,
+      username: config.username,
+      password: config.password,
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: 0,
+      keepalive: config.uplink.keepaliveSeconds,
+      connectTimeout: config.uplink.connectTimeoutMs,
+      queueQoSZero: false,
+      will: { topic: topics.gatewayStatus(config.homeId), payload: Buffer.from(JSON.stringify({ online: false })), qos: 1, retain: true },
+    });
+    this.client = client;
+    client.on('connect', () => {
+      if (gen === this.generation) void this.onConnect(gen, client);
+    });
+    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('error', (err) => {
+      const code = (err as { code?: number | string }).code;
+      if (code === 4 || code === 5) {
+        log.error({ code }, 'hub refused the gateway credentials');
+        this.attempt = Math.max(this.attempt, AUTH_FAILURE_ATTEMPT);
+      } else {
+        log.debug({ err: err.message }, 'uplink error');
+      }
+    });
+    client.on('close', () => this.onClose(gen, client));
+  }
+
+  private async onConnect(gen: number, client: MqttClient): Promise<void> {
+    const { config, topics } = this.deps;
+    const log = this.log;
+    this.stats.connects++;
+    try {
+      const granted = await client.subscribeAsync([
+        topics.deviceRejects(config.homeId, '+'),
+        topics.gatewayRejects(config.homeId),
+        topics.alerts(config.homeId),
+      ], { qos: 1 });
+      const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+      if (refused.length > 0) log.warn({ refused }, 'hub refused some subscriptions');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'subscribing to rejects and alerts failed');
+    }
+    if (gen !== this.generation) return;
+    this.attempt = 0;
+    this.isConnected = true;
+    this.cursor = 0;
+    this.windowsInFlight = 0;
+    log.info({ outboxDepth: this.deps.outbox.depth }, 'connected to the hub');
+    this.status.reportNow();
+    this.pump();
+  }
+
+  private onClose(gen: number, client: MqttClient): void {
+    if (gen !== this.generation) return;
+    const wasConnected = this.isConnected;
+    this.isConnected = false;
+    this.client = null;
+    this.generation++; // late PUBACK callbacks of this client are ignored from now on
+    client.removeAllListeners('message');
+    client.end(true);
+    if (this.stopped) return;
+    const delay = backoffDelay(this.attempt++, this.deps.config.uplink.reconnectMinMs, this.deps.config.uplink.reconnectMaxMs, this.random);
+    if (wasConnected) this.log.warn({ outboxDepth: this.deps.outbox.depth, retryInMs: delay }, 'lost the hub; retrying');
+    else this.log.debug({ retryInMs: delay, attempt: this.attempt }, 'hub not reachable; retrying');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.stopped) this.connect();
+    }, delay);
+  }
+
+  /** Hands the next windows of the outbox to the connection, up to the in-flight bound. */
+  private pump(): void {
+    const { outbox, config, topics } = this.deps;
+    const client = this.client;
+    while (this.isConnected && !this.stopped && client && this.windowsInFlight < config.uplink.maxInFlight) {
+      const window = outbox.peek(this.cursor, config.uplink.batchSize);
+      if (window.length === 0) return;
+      this.cursor = window.at(-1)!.seq;
+      this.windowsInFlight++;
+      const groups = groupByDevice(window);
+      let pending = groups.length;
+      const gen = this.generation;
+      for (const group of groups) {
+        const payload = group.length === 1 ? group[0]!.body : `[${group.map((e) => e.body).join(',')}]`;
+        this.stats.publishes++;
+        client.publish(topics.telemetry(config.homeId, group[0]!.deviceId), payload, { qos: 1 }, (err) => {
+          if (gen !== this.generation) return; // a dead connection: resent from the outbox after the reconnect
+          if (err) {
+            this.log.warn({ err: err.message }, 'publish failed; reconnecting');
+            this.onClose(gen, client);
+            return;
+          }
+          outbox.ack(group.map((e) => e.seq));
+          this.stats.readingsAcked += group.length;
+          if (--pending === 0) {
+            this.windowsInFlight--;
+            this.pump();
+          }
+          this.status.changed();
+        });
+      }
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const { topics, outbox } = this.deps;
+    const log = this.log;
+    const parsed = topics.parse(topic);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(payload.toString('utf8')) as Record<string, unknown>;
+      if (typeof body !== 'object' || body === null) throw new Error('not an object');
+    } catch {
+      log.warn({ topic }, 'unreadable message from the hub');
+      return;
+    }
+    if (parsed?.kind === 'deviceRejects' || parsed?.kind === 'gatewayRejects') {
+      const r = body as Partial<RejectMessage>;
+      const deviceId = parsed.kind === 'deviceRejects' ? parsed.deviceId : null;
+      const readingId = typeof r.id === 'string' ? r.id : undefined;
+      // It was acknowledged anyway (MQTT 3.1.1 has no negative PUBACK); make sure it is not sent again.
+      outbox.reject(deviceId, readingId);
+      log.warn({ deviceId, readingId, code: r.error, field: r.field }, 'hub refused a reading');
+      this.status.changed();
+    } else if (parsed?.kind === 'alerts') {
+      this.hooks.onAlert(body);
+    }
+  }
+
+  private currentStatus(): GatewayStatus {
+    const { outbox, version } = this.deps;
+    return { online: true, outboxDepth: outbox.depth, version, outboxDropped: outbox.dropped, rejected: outbox.rejected };
+  }
+
+  private publishStatus(status: GatewayStatus): void {
+    const client = this.client;
+    if (!this.isConnected || !client) return;
+    client.publish(this.deps.topics.gatewayStatus(this.deps.config.homeId), JSON.stringify(status), { qos: 1, retain: true });
+  }
+}
+
+function withTimeout(ms: number, start: (done: () => void) => void): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    start(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
