@@ -17,6 +17,8 @@ import { ApiError, forbidden } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { alertRoutes } from './routes/alerts.js';
 import { targetRoutes } from './routes/targets.js';
+import { dashboardRoutes } from './routes/dashboardApi.js';
+import { uiRoutes } from './routes/ui.js';
 import { authRoutes, SESSION_COOKIE } from './routes/auth.js';
 import { directoryRoutes } from './routes/directory.js';
 import { healthRoutes } from './routes/health.js';
@@ -99,6 +101,8 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   await app.register(adminRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(targetRoutes(ctx));
+  await app.register(dashboardRoutes(ctx));
+  await app.register(uiRoutes());
   return app;
 }
 

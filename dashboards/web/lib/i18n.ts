@@ -1,0 +1,319 @@
+/**
+ * The dashboards' words in zh-CN (default) and English. One table, keyed by
+ * message id, each entry `[zh-CN, en]`; `{name}` placeholders are filled by `t`.
+ * Alert titles and explanations come from the hub in both languages already.
+ */
+import { createContext } from 'preact';
+import { useContext } from 'preact/hooks';
+import type { Lang } from './types';
+
+const M = {
+  appName: ['安心', 'Anxin'],
+  appTagline: ['家庭养老床位远程监护', 'Home elderly-care bed monitoring'],
+  langSwitch: ['English', '中文'],
+  langSwitchLabel: ['切换到英文', 'Switch to Chinese'],
+  signIn: ['登录', 'Sign in'],
+  signOut: ['退出', 'Sign out'],
+  username: ['用户名', 'Username'],
+  password: ['密码', 'Password'],
+  signingIn: ['正在登录…', 'Signing in…'],
+  badCredentials: ['用户名或密码错误', 'Wrong username or password'],
+  rateLimited: ['尝试次数过多，请一分钟后再试', 'Too many attempts; try again in a minute'],
+  loading: ['加载中…', 'Loading…'],
+  error: ['出错了', 'Something went wrong'],
+  retry: ['重试', 'Retry'],
+  close: ['关闭', 'Close'],
+  cancel: ['取消', 'Cancel'],
+  confirm: ['确认', 'Confirm'],
+  save: ['保存', 'Save'],
+  saved: ['已保存', 'Saved'],
+  copy: ['复制', 'Copy'],
+  copied: ['已复制', 'Copied'],
+  none: ['无', 'none'],
+  notRecorded: ['未登记', 'not recorded'],
+  refresh: ['刷新', 'Refresh'],
+
+  roleOperator: ['呼叫中心坐席', 'Call-center operator'],
+  roleDoctor: ['家庭医生', 'Family doctor'],
+  roleAdmin: ['管理员', 'Administrator'],
+  pageOperator: ['坐席台', 'Operator console'],
+  pageDoctor: ['医生工作台', 'Doctor'],
+  pageAdmin: ['系统管理', 'Administration'],
+
+  connConnected: ['已连接', 'Connected'],
+  connReconnecting: ['正在重连…', 'Reconnecting…'],
+  connOffline: ['已断开', 'Offline'],
+  connConnecting: ['正在连接…', 'Connecting…'],
+  connLabel: ['实时连接', 'Live connection'],
+
+  startShift: ['开始值班', 'Start shift'],
+  audioLocked: ['声音未开启：点击“开始值班”', 'Sound is OFF: click “Start shift”'],
+  audioOn: ['声音已开启', 'Sound on'],
+  audioOff: ['声音关闭', 'Sound off'],
+  audioUnavailable: ['此浏览器无法播放提示音', 'This browser cannot play the alarm'],
+  alarmSounding: ['报警中：请认领危急告警', 'ALARM: claim the critical alert'],
+  mute: ['静音 1 分钟', 'Mute 1 min'],
+  muted: ['已静音', 'Muted'],
+
+  queue: ['告警队列', 'Alert queue'],
+  queueEmpty: ['当前没有待处理告警', 'No alerts waiting'],
+  incident: ['事件', 'Incident'],
+  alertsInIncident: ['{n} 条告警', '{n} alerts'],
+  overdue: ['超时未认领', 'OVERDUE'],
+  claimIn: ['{s} 秒内认领', 'claim within {s} s'],
+  late: ['迟到数据', 'late'],
+  count: ['共 {n} 次', '{n} readings'],
+  assignee: ['处理人', 'Handled by'],
+  openBySeverity: ['待处理', 'Open'],
+  kpiClaimed60: ['今日 60 秒内认领', 'Claimed ≤ 60 s today'],
+  kpiTarget: ['目标 {p}%', 'target {p}%'],
+
+  sevCritical: ['危急', 'Critical'],
+  sevUrgent: ['紧急', 'Urgent'],
+  sevWarning: ['关注', 'Warning'],
+  sevInfo: ['提示', 'Info'],
+  stOpen: ['待认领', 'Open'],
+  stAcknowledged: ['已认领', 'Claimed'],
+  stEscalated: ['已升级', 'Escalated'],
+  stResolved: ['已处理', 'Resolved'],
+  escDoctor: ['已转医生 {to}', 'To doctor {to}'],
+  escEmergency: ['已呼叫 120', '120 called'],
+  doctorAcked: ['医生已确认', 'Doctor acknowledged'],
+
+  actAck: ['认领', 'Claim'],
+  actCall: ['拨打', 'Call'],
+  actDoctor: ['转医生', 'To doctor'],
+  actEmergency: ['呼叫 120', 'Call 120'],
+  actResolve: ['结束', 'Resolve'],
+  actHandoff: ['120 交接单', '120 hand-off'],
+  actComment: ['备注', 'Comment'],
+  actAckDoctor: ['确认收到', 'Acknowledge'],
+  shortcuts: ['快捷键', 'Shortcuts'],
+  help: ['帮助', 'Help'],
+  keySelect: ['上下选择告警', 'Select alert'],
+  keyAck: ['认领告警', 'Claim'],
+  keyCall: ['拨打第一联系人', 'Call first contact'],
+  keyDoctor: ['升级给家庭医生', 'To doctor'],
+  keyEmergency: ['呼叫 120（显示交接单）', 'Call 120 + hand-off'],
+  keyResolve: ['结束告警（结果与备注）', 'Resolve'],
+  keyHelp: ['显示快捷键', 'Shortcuts'],
+  keyLang: ['切换语言', 'Language'],
+  keyEsc: ['关闭对话框', 'Close a dialog'],
+  confirmEmergency: ['确认呼叫 120 急救？', 'Call emergency rescue (120)?'],
+  confirmEmergencyBody: ['将记录升级并显示交接单，请拨打 120 并照单宣读。', 'The escalation is recorded and the hand-off shown: dial 120 and read it out.'],
+  confirmDoctor: ['升级给家庭医生？', 'Escalate to the family doctor?'],
+  note: ['备注', 'Note'],
+  noteRequired: ['未认领的告警需要写明原因', 'An unclaimed alert needs a note saying why'],
+  outcome: ['处理结果', 'Outcome'],
+  handoffTitle: ['120 交接单：请照读', '120 hand-off: read this out'],
+  dial120: ['拨打 120', 'Dial 120'],
+  selectAlert: ['从左侧选择一条告警', 'Select an alert on the left'],
+  homeLevel: ['家庭级告警', 'Home-level alert'],
+  explanation: ['判定依据', 'Why'],
+  history: ['处理记录', 'History'],
+  readingsOfAlert: ['相关读数', 'Readings'],
+  actionFailed: ['操作失败：{m}', 'Action failed: {m}'],
+
+  resident: ['老人', 'Resident'],
+  age: ['{n} 岁', '{n} y'],
+  sexF: ['女', 'female'],
+  sexM: ['男', 'male'],
+  address: ['地址', 'Address'],
+  homePhone: ['家中电话', 'Home phone'],
+  access: ['进门方式', 'Door / key'],
+  conditions: ['病史', 'Conditions'],
+  doctor: ['家庭医生', 'Family doctor'],
+  contacts: ['联系人', 'Contacts'],
+  devices: ['设备', 'Devices'],
+  online: ['在线', 'online'],
+  offline: ['离线', 'offline'],
+  unknown: ['未知', 'unknown'],
+  battery: ['电量', 'Battery'],
+  latestVitals: ['最新体征', 'Latest vitals'],
+  noReadings: ['暂无读数', 'No readings'],
+  vitalsChart: ['体征趋势', 'Vitals trend'],
+  days: ['{n} 天', '{n} days'],
+  bloodPressure: ['血压', 'Blood pressure'],
+  glucose: ['血糖', 'Glucose'],
+  systolic: ['收缩压', 'Systolic'],
+  diastolic: ['舒张压', 'Diastolic'],
+  pulse: ['脉搏', 'Pulse'],
+  targetBand: ['目标范围', 'Target range'],
+  criticalLine: ['危急线', 'Critical line'],
+  highLine: ['偏高线', 'High line'],
+  chartPoints: ['{n} 个读数', '{n} readings'],
+  missed: ['漏测', 'Missed'],
+  missedDays: ['{type} 连续 {n} 天未测（{time}）', '{type} missed {n} days ({time})'],
+  lastFall: ['最近跌倒', 'Last fall'],
+  lastSos: ['最近呼叫', 'Last SOS'],
+  lastMotion: ['最近活动', 'Last motion'],
+
+  myEscalations: ['转给我的告警', 'Escalated to me'],
+  patientAlerts: ['患者告警', "Patients' alerts"],
+  noEscalations: ['暂无转给您的告警', 'Nothing escalated to you'],
+  patients: ['我的患者', 'My patients'],
+  targets: ['个人目标值', 'Personal targets'],
+  targetsHelp: ['留空则使用默认值。保存后立即用于判定。', 'Leave empty for the default. Used for new readings at once.'],
+  defaultValue: ['默认 {v}', 'default {v}'],
+  targetsInvalid: ['目标值有误，请检查标红的项', 'Some targets are invalid; see the fields in red'],
+  commentPlaceholder: ['给坐席或档案的备注', 'A note for the call center or the record'],
+  open: ['待处理', 'open'],
+
+  importTitle: ['批量导入', 'Bulk import'],
+  importHelp: ['选择一个 JSON 文件（家庭、老人、设备、用户）。全部成功才写入。', 'Choose a JSON file (homes, residents, devices, users). All or nothing.'],
+  importFile: ['导入文件', 'Import file'],
+  importRun: ['导入', 'Import'],
+  importOk: ['导入成功：新建 {c}，更新 {u}，未变 {n}', 'Imported: {c} created, {u} updated, {n} unchanged'],
+  importFailed: ['导入失败，未写入任何内容：', 'Import refused, nothing was written:'],
+  notJson: ['文件不是有效的 JSON：{m}', 'The file is not valid JSON: {m}'],
+  secretsOnce: ['以下密钥只显示这一次，请立即保存', 'These secrets are shown only once: save them now'],
+  homes: ['家庭', 'Homes'],
+  gateway: ['网关', 'Gateway'],
+  residents: ['老人', 'Residents'],
+  rotate: ['重置密钥', 'New secret'],
+  rotateConfirm: ['为 {id} 生成新密钥？旧密钥立即失效，设备会被断开。', 'Issue a new secret for {id}? The old one stops working and the device is disconnected.'],
+  newSecret: ['{id} 的新密钥（只显示一次）', 'New secret for {id} (shown once)'],
+  refusals: ['被拒绝的数据', 'Refused payloads'],
+  refusalsEmpty: ['没有被拒绝的数据', 'No refused payloads'],
+  time: ['时间', 'Time'],
+  client: ['客户端', 'Client'],
+  code: ['代码', 'Code'],
+  field: ['字段', 'Field'],
+  detail: ['说明', 'Detail'],
+  payload: ['原始数据', 'Payload'],
+  topic: ['主题', 'Topic'],
+  filterCode: ['按代码筛选', 'Filter by code'],
+  loadMore: ['加载更多', 'Load more'],
+  show: ['查看', 'Show'],
+  chooseFile: ['选择文件', 'Choose file'],
+  noFile: ['未选择文件', 'No file chosen'],
+  type: ['类型', 'Type'],
+  status: ['状态', 'Status'],
+  lastSeen: ['最后通信', 'Last heard'],
+} as const satisfies Record<string, readonly [string, string]>;
+
+export type MessageId = keyof typeof M;
+export type T = (id: MessageId, vars?: Record<string, string | number>) => string;
+
+export function translate(lang: Lang, id: MessageId, vars?: Record<string, string | number>): string {
+  const text: string = M[id][lang === 'en' ? 1 : 0];
+  return vars ? text.replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? '')) : text;
+}
+
+export const LangContext = createContext<{ lang: Lang; setLang: (l: Lang) => void }>({ lang: 'zh-CN', setLang: () => {} });
+
+/** The current language and its translator. */
+export function useI18n(): { lang: Lang; t: T; setLang: (l: Lang) => void } {
+  const { lang, setLang } = useContext(LangContext);
+  return { lang, setLang, t: (id, vars) => translate(lang, id, vars) };
+}
+
+export function initialLang(): Lang {
+  const saved = localStorage.getItem('anxin.lang');
+  return saved === 'en' || saved === 'zh-CN' ? saved : 'zh-CN';
+}
+
+const SEVERITY_IDS = { critical: 'sevCritical', urgent: 'sevUrgent', warning: 'sevWarning', info: 'sevInfo' } as const;
+const STATE_IDS = { open: 'stOpen', acknowledged: 'stAcknowledged', escalated: 'stEscalated', resolved: 'stResolved' } as const;
+export const severityId = (s: keyof typeof SEVERITY_IDS): MessageId => SEVERITY_IDS[s];
+export const stateId = (s: keyof typeof STATE_IDS): MessageId => STATE_IDS[s];
+
+/** Outcomes of a resolved alert (server/alerts/lifecycle.ts OUTCOMES). */
+export const OUTCOME_TEXT: Record<string, readonly [string, string]> = {
+  handled: ['已处理', 'Handled'],
+  false_alarm: ['误报', 'False alarm'],
+  hospitalised: ['已送医', 'Hospitalised'],
+  no_answer_visit: ['无人接听，已上门', 'No answer, visited'],
+  referred_to_doctor: ['转家庭医生', 'Referred to doctor'],
+  recovered: ['已恢复', 'Recovered'],
+  deceased: ['死亡', 'Deceased'],
+  other: ['其他', 'Other'],
+};
+
+/** Rule names (SPEC §4). */
+export const RULE_TEXT: Record<string, readonly [string, string]> = {
+  fall: ['跌倒', 'Fall'],
+  sos: ['紧急呼叫', 'SOS'],
+  bp_crisis: ['血压危象', 'BP crisis'],
+  bp_severe: ['重度高血压', 'Severe hypertension'],
+  bp_high: ['血压偏高', 'High blood pressure'],
+  bp_low: ['低血压', 'Low blood pressure'],
+  pulse_abnormal: ['脉搏异常', 'Abnormal pulse'],
+  glucose_severe_low: ['严重低血糖', 'Severe hypoglycaemia'],
+  glucose_low: ['低血糖', 'Hypoglycaemia'],
+  glucose_high: ['高血糖', 'High glucose'],
+  glucose_very_high: ['极高血糖', 'Very high glucose'],
+  bp_trend: ['血压持续偏高', 'BP trend'],
+  battery_low: ['电量低', 'Battery low'],
+  device_offline: ['设备离线', 'Device offline'],
+  gateway_offline: ['网关离线', 'Gateway offline'],
+  reading_missed: ['漏测', 'Missed measurement'],
+  no_activity: ['长时间无活动', 'No activity'],
+};
+
+/** Threshold names of the targets editor. */
+export const THRESHOLD_TEXT: Record<string, readonly [string, string]> = {
+  systolic: ['收缩压 mmHg', 'Systolic mmHg'],
+  diastolic: ['舒张压 mmHg', 'Diastolic mmHg'],
+  map: ['平均动脉压 mmHg', 'Mean arterial pressure mmHg'],
+  value: ['血糖 mmol/L', 'Glucose mmol/L'],
+  criticalLow: ['危急下限 次/分', 'Critical low /min'],
+  criticalHigh: ['危急上限 次/分', 'Critical high /min'],
+  urgentLow: ['紧急下限 次/分', 'Urgent low /min'],
+  urgentHigh: ['紧急上限 次/分', 'Urgent high /min'],
+  count: ['次数', 'Readings'],
+  windowDays: ['天数', 'Days'],
+  percent: ['电量 %', 'Battery %'],
+};
+
+export const DEVICE_TEXT: Record<string, readonly [string, string]> = {
+  bp_cuff: ['血压计', 'BP cuff'],
+  glucose_meter: ['血糖仪', 'Glucose meter'],
+  fall_sensor: ['跌倒探测器', 'Fall sensor'],
+  sos_button: ['紧急呼叫按钮', 'SOS pendant'],
+  motion_sensor: ['人体感应器', 'Motion sensor'],
+  gateway: ['网关', 'Gateway'],
+};
+
+export const RELATION_TEXT: Record<string, readonly [string, string]> = {
+  son: ['儿子', 'son'], daughter: ['女儿', 'daughter'], wife: ['妻子', 'wife'], husband: ['丈夫', 'husband'],
+  spouse: ['配偶', 'spouse'], grandson: ['孙子', 'grandson'], granddaughter: ['孙女', 'granddaughter'],
+  neighbour: ['邻居', 'neighbour'], neighbor: ['邻居', 'neighbour'], caregiver: ['护工', 'caregiver'], friend: ['朋友', 'friend'],
+  daughter_in_law: ['儿媳', 'daughter-in-law'], son_in_law: ['女婿', 'son-in-law'], brother: ['兄弟', 'brother'], sister: ['姐妹', 'sister'],
+};
+
+export const CONDITION_TEXT: Record<string, readonly [string, string]> = {
+  hypertension: ['高血压', 'hypertension'], diabetes: ['糖尿病', 'diabetes'], type_2_diabetes: ['2型糖尿病', 'type 2 diabetes'],
+  coronary_heart_disease: ['冠心病', 'coronary heart disease'], stroke: ['脑卒中', 'stroke'], copd: ['慢阻肺', 'COPD'],
+  dementia: ['认知障碍', 'dementia'], atrial_fibrillation: ['房颤', 'atrial fibrillation'], heart_failure: ['心力衰竭', 'heart failure'],
+  ckd: ['慢性肾病', 'chronic kidney disease'], hyperlipidemia: ['高脂血症', 'hyperlipidaemia'], parkinsons: ['帕金森病', "Parkinson's disease"],
+  osteoporosis: ['骨质疏松', 'osteoporosis'],
+};
+
+/** A word from one of the tables above in the current language; unknown keys verbatim. */
+export function word(table: Record<string, readonly [string, string]>, key: string, lang: Lang): string {
+  const hit = table[key] ?? table[key.trim().toLowerCase().replace(/[\s'’-]+/g, '_')];
+  return hit ? hit[lang === 'en' ? 1 : 0] : key;
+}
+
+/**
+ * The hub's validation messages (server/rules/ruleConfig.ts `humanMessage`) are
+ * English; the common ones are shown in Chinese on a Chinese screen.
+ */
+export function localizeProblem(message: string, lang: Lang): string {
+  if (lang === 'en') return message;
+  const rules: Array<[RegExp, (m: RegExpMatchArray) => string]> = [
+    [/^must be greater than (.+)$/, (m) => `必须大于 ${m[1]}`],
+    [/^must be at least (.+)$/, (m) => `不能小于 ${m[1]}`],
+    [/^must be a whole number$/, () => '必须是整数'],
+    [/^must be a number$/, () => '必须是数字'],
+    [/^must be one of (.+)$/, (m) => `必须是以下之一：${m[1]}`],
+    [/^is not a known (rule|setting)$/, () => '不是已知的规则或设置'],
+    [/^is not a threshold of (\S+)/, (m) => `不是 ${m[1]} 的阈值`],
+  ];
+  for (const [re, fn] of rules) {
+    const m = message.match(re);
+    if (m) return fn(m);
+  }
+  return message;
+}

@@ -1,0 +1,226 @@
+/**
+ * The call-center console (SPEC §4–6): the live queue on the left, the
+ * selected alert with its resident on the right, everything reachable by a
+ * single key. A critical alert nobody has claimed sounds (after "Start shift"
+ * unlocked audio) and flashes until someone claims it, on every console.
+ */
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Header, ConnectionBadge } from '../components/Header';
+import { KpiStrip } from '../components/KpiStrip';
+import { AlarmSound, type AudioState } from '../lib/alarm';
+import { api, ApiError } from '../lib/api';
+import { useDebounced, useHotkeys, useLoad, useNow } from '../lib/hooks';
+import { useI18n } from '../lib/i18n';
+import { buildQueue, needsAlarm, openBySeverity, queueOrder } from '../lib/queue';
+import type { Alert, Handoff, Home, Outcome, Resident, User } from '../lib/types';
+import { useLiveAlerts } from '../lib/useLiveAlerts';
+import { AlertDetail, type ActionKind } from './operator/AlertDetail';
+import { AlertQueue } from './operator/AlertQueue';
+import { EscalateDialog, HandoffDialog, HelpDialog, ResolveDialog, SHORTCUTS } from './operator/Dialogs';
+
+type DialogState =
+  | { kind: 'doctor' | 'emergency' | 'resolve'; alert: Alert }
+  | { kind: 'handoff'; handoff: Handoff }
+  | { kind: 'help' };
+
+export function OperatorPage(props: { user: User; onSignOut: () => void }) {
+  const { t, lang, setLang } = useI18n();
+  const now = useNow(1000);
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const [dialog, setDialog] = useState<DialogState | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<{ text: string; error: boolean } | null>(null);
+  const [dialogError, setDialogError] = useState<string | null>(null);
+  const [readingTick, setReadingTick] = useState(0);
+  const [deviceTick, setDeviceTick] = useState(0);
+  const [audio, setAudio] = useState<{ audio: AudioState; sounding: boolean }>({ audio: 'locked', sounding: false });
+  const [shift, setShift] = useState(false);
+  const alarm = useRef<AlarmSound | null>(null);
+  alarm.current ??= new AlarmSound(setAudio);
+  const selectedRef = useRef<Alert | null>(null);
+  // A gateway flushing its backlog sends hundreds of readings at once: refetch once a second at most.
+  const bumpReading = useDebounced(() => setReadingTick((n) => n + 1), 1000);
+  const bumpDevice = useDebounced(() => setDeviceTick((n) => n + 1), 1000);
+
+  const residents = useLoad(() => api.residents(), []);
+  const homes = useLoad(() => api.homes(), []);
+  const residentMap = useMemo(() => new Map<string, Resident>((residents.value ?? []).map((r) => [r.id, r])), [residents.value]);
+  const homeMap = useMemo(() => new Map<string, Home>((homes.value ?? []).map((h) => [h.id, h])), [homes.value]);
+
+  const live = useLiveAlerts({
+    onAlertEvent: (a, created) => {
+      if (created && a.severity === 'urgent') alarm.current?.notify();
+      // A new critical alert takes the selection, unless the operator is on another critical one or in a dialog.
+      const sel = selectedRef.current;
+      if (created && a.severity === 'critical' && !dialog && !(sel && sel.severity === 'critical' && sel.state !== 'resolved')) setSelectedId(a.id);
+      if (residents.value && homes.value && ((a.residentId && !residentMap.has(a.residentId)) || !homeMap.has(a.homeId))) {
+        residents.reload();
+        homes.reload();
+      }
+    },
+    onEvent: (e) => {
+      const sel = selectedRef.current;
+      if (!sel) return;
+      if (e.type === 'reading' && (e.data.residentId === sel.residentId || (!sel.residentId && e.data.homeId === sel.homeId))) bumpReading();
+      if (e.type === 'device.status' && e.data.homeId === sel.homeId) bumpDevice();
+    },
+  });
+
+  const incidents = useMemo(() => buildQueue(live.alerts.values(), now), [live.version, Math.floor(now / 5000)]);
+  const order = useMemo(() => queueOrder(incidents), [incidents]);
+  const selected = (selectedId && live.alerts.get(selectedId)) || null;
+  selectedRef.current = selected;
+
+  // Keep a selection: the top of the queue when nothing (or a resolved alert) is selected.
+  useEffect(() => {
+    if (!selected || selected.state === 'resolved') setSelectedId(order[0]?.id ?? null);
+  }, [order, selected?.state]);
+
+  // The alarm: on while a critical alert is unclaimed, once the shift has started.
+  const alarmNeeded = needsAlarm(live.alerts.values());
+  useEffect(() => {
+    alarm.current!.set(shift && alarmNeeded);
+  }, [shift, alarmNeeded]);
+  useEffect(() => () => {
+    alarm.current?.close();
+    document.body.classList.remove('alarm-flash');
+    delete document.body.dataset.alarm;
+    delete document.body.dataset.audio;
+  }, []);
+  useEffect(() => {
+    document.body.dataset.audio = audio.audio;
+    document.body.dataset.alarm = audio.sounding ? 'sounding' : 'silent';
+    document.body.classList.toggle('alarm-flash', alarmNeeded);
+  }, [audio, alarmNeeded]);
+
+  const startShift = async () => {
+    const state = await alarm.current!.unlock();
+    setShift(state !== 'unavailable');
+  };
+
+  const say = (text: string, error = false) => {
+    setNotice({ text, error });
+    if (!error) setTimeout(() => setNotice((n) => (n?.text === text ? null : n)), 4000);
+  };
+
+  const act = async (fn: () => Promise<{ alert: Alert; handoff?: Handoff }>, done?: (r: { alert: Alert; handoff?: Handoff }) => void) => {
+    setBusy(true);
+    setDialogError(null);
+    try {
+      const r = await fn();
+      live.put(r.alert);
+      setDialog(null);
+      done?.(r);
+    } catch (e) {
+      const message = e instanceof ApiError ? e.message : (e as Error).message;
+      if (dialog?.kind === 'resolve') setDialogError(message);
+      else say(t('actionFailed', { m: message }), true);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const action = (kind: ActionKind) => {
+    const a = selected;
+    if (!a) return;
+    switch (kind) {
+      case 'ack':
+        if (a.state === 'open') void act(() => api.ack(a.id), () => say(`${t('actAck')} ✓`));
+        break;
+      case 'call':
+        document.querySelector<HTMLAnchorElement>('[data-testid="resident-card"] a.tel')?.click();
+        break;
+      case 'doctor':
+        if (a.state !== 'resolved' && a.state !== 'escalated') setDialog({ kind: 'doctor', alert: a });
+        break;
+      case 'emergency':
+        if (a.state !== 'resolved' && a.escalation?.target !== 'emergency') setDialog({ kind: 'emergency', alert: a });
+        else if (a.escalation?.target === 'emergency') action('handoff');
+        break;
+      case 'resolve':
+        if (a.state !== 'resolved') {
+          setDialogError(null);
+          setDialog({ kind: 'resolve', alert: a });
+        }
+        break;
+      case 'handoff':
+        api.handoff(a.id).then((h) => setDialog({ kind: 'handoff', handoff: h }), (e: Error) => say(t('actionFailed', { m: e.message }), true));
+        break;
+    }
+  };
+
+  const move = (delta: number) => {
+    if (order.length === 0) return;
+    const i = order.findIndex((a) => a.id === selectedId);
+    const next = order[Math.min(order.length - 1, Math.max(0, (i < 0 ? 0 : i + delta)))];
+    if (next) setSelectedId(next.id);
+  };
+
+  useHotkeys({
+    j: () => move(1), ArrowDown: () => move(1), k: () => move(-1), ArrowUp: () => move(-1),
+    a: () => action('ack'), c: () => action('call'), d: () => action('doctor'), e: () => action('emergency'),
+    r: () => action('resolve'), h: () => action('handoff'), '?': () => setDialog({ kind: 'help' }),
+    l: () => setLang(lang === 'en' ? 'zh-CN' : 'en'),
+  });
+
+  const open = openBySeverity(live.alerts.values());
+  return (
+    <div class="page operator theme-dark" data-testid="operator-page">
+      <Header page="pageOperator" user={props.user} onSignOut={props.onSignOut}>
+        <KpiStrip open={open} version={live.version} />
+        <ConnectionBadge state={live.connection} />
+        <span class={`audio-state${shift && audio.audio === 'unlocked' ? ' on' : ''}`} data-testid="audio-state">
+          <SpeakerIcon on={shift && audio.audio === 'unlocked'} /> {shift && audio.audio === 'unlocked' ? t('audioOn') : t('audioOff')}
+        </span>
+      </Header>
+      {(!shift || audio.audio !== 'unlocked') && (
+        <div class="banner banner-warn" role="alert" data-testid="audio-locked">
+          <SpeakerIcon on={false} /> {audio.audio === 'unavailable' ? t('audioUnavailable') : t('audioLocked')}
+          <button type="button" class="btn btn-shift" onClick={startShift} data-testid="start-shift">{t('startShift')}</button>
+        </div>
+      )}
+      {alarmNeeded && (
+        <div class="banner banner-alarm" role="alert" data-testid="alarm-banner">
+          {t('alarmSounding')}
+          {audio.sounding && <button type="button" class="btn btn-ghost" onClick={() => alarm.current?.mute(60_000)}>{t('mute')}</button>}
+        </div>
+      )}
+      <main class="console">
+        <AlertQueue incidents={incidents} selectedId={selectedId} onSelect={setSelectedId} residents={residentMap} homes={homeMap} now={now} />
+        <div class="console-detail">
+          {selected ? (
+            <AlertDetail key={selected.id} alert={selected} now={now} readingTick={readingTick} deviceTick={deviceTick} onAction={action} busy={busy} />
+          ) : (
+            <p class="empty-detail">{t('selectAlert')}</p>
+          )}
+        </div>
+      </main>
+      <footer class="shortcut-bar" aria-label={t('shortcuts')}>
+        {SHORTCUTS.slice(0, 8).map(([k, id]) => <span key={k}><kbd>{k}</kbd> {t(id)}</span>)}
+      </footer>
+      {notice && <div class={`toast${notice.error ? ' toast-error' : ''}`} role={notice.error ? 'alert' : 'status'} onClick={() => setNotice(null)}>{notice.text}</div>}
+      {dialog?.kind === 'help' && <HelpDialog onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'handoff' && <HandoffDialog handoff={dialog.handoff} onClose={() => setDialog(null)} />}
+      {(dialog?.kind === 'doctor' || dialog?.kind === 'emergency') && (
+        <EscalateDialog target={dialog.kind} busy={busy} onClose={() => setDialog(null)}
+          onConfirm={(note) => void act(() => api.escalate(dialog.alert.id, dialog.kind as 'doctor' | 'emergency', note.trim() || undefined), (r) => {
+            if (r.handoff) setDialog({ kind: 'handoff', handoff: r.handoff });
+            else say(`${t('actDoctor')} ✓`);
+          })} />
+      )}
+      {dialog?.kind === 'resolve' && (
+        <ResolveDialog alert={dialog.alert} busy={busy} error={dialogError} onClose={() => setDialog(null)}
+          onConfirm={(outcome: Outcome, note) => void act(() => api.resolve(dialog.alert.id, outcome, note.trim() || undefined), () => say(`${t('actResolve')} ✓`))} />
+      )}
+    </div>
+  );
+}
+
+function SpeakerIcon({ on }: { on: boolean }) {
+  return (
+    <svg class="icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+      <path d="M11 5 6 9H3v6h3l5 4z" fill="currentColor" />
+      {on ? <path d="M15.5 8.5a5 5 0 0 1 0 7M18.5 5.5a9 9 0 0 1 0 13" /> : <path d="m16 9 5 6M21 9l-5 6" />}
+    </svg>
+  );
+}

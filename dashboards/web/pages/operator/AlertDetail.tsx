@@ -1,0 +1,103 @@
+/**
+ * The selected alert: what happened and the action buttons (with their keys),
+ * then the resident card, vitals charts and the alert's history. Reloads what
+ * the stream says changed: the alert, the resident's readings, device status.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { AlertHistory } from '../../components/AlertHistory';
+import { ResidentCard } from '../../components/ResidentCard';
+import { VitalsPanel } from '../../components/VitalsPanel';
+import { api } from '../../lib/api';
+import { clock, elapsed } from '../../lib/format';
+import { useLoad } from '../../lib/hooks';
+import { severityId, stateId, useI18n } from '../../lib/i18n';
+import { isOverdue } from '../../lib/queue';
+import type { Alert, AlertDetail as Detail, ResidentDetail, ResidentSummary, HomeDetail } from '../../lib/types';
+
+export type ActionKind = 'ack' | 'call' | 'doctor' | 'emergency' | 'resolve' | 'handoff';
+
+interface Loaded {
+  resident: ResidentDetail;
+  summary: ResidentSummary | null;
+  home: HomeDetail | null;
+}
+
+export function AlertDetail(props: { alert: Alert; now: number; readingTick: number; deviceTick: number; onAction: (k: ActionKind) => void; busy: boolean }) {
+  const { t, lang } = useI18n();
+  const a = props.alert;
+  const detail = useLoad<Detail>(() => api.alert(a.id), [a.id, a.updatedAt]);
+  const [loaded, setLoaded] = useState<Loaded | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    const load = async (): Promise<Loaded | null> => {
+      if (a.residentId) {
+        const [resident, summary] = await Promise.all([api.resident(a.residentId), api.summary(a.residentId).catch(() => null)]);
+        return { resident, summary, home: null };
+      }
+      // A home-level alert (gateway offline, no activity): the home and its first resident.
+      const home = await api.home(a.homeId);
+      const first = home.residents[0];
+      if (!first) return null;
+      const summary = await api.summary(first.id).catch(() => null);
+      return { resident: { ...first, home, devices: home.devices }, summary, home };
+    };
+    load().then((l) => { if (live) setLoaded(l); }, () => { if (live) setLoaded(null); });
+    return () => { live = false; };
+  }, [a.residentId, a.homeId, props.readingTick, props.deviceTick]);
+
+  const overdue = isOverdue(a, props.now);
+  const can = {
+    ack: a.state === 'open',
+    doctor: a.state !== 'resolved' && a.state !== 'escalated',
+    emergency: a.state !== 'resolved' && a.escalation?.target !== 'emergency',
+    resolve: a.state !== 'resolved',
+    handoff: a.escalation?.target === 'emergency',
+  };
+  const residentMatches = loaded && (a.residentId ? loaded.resident.id === a.residentId : loaded.home?.id === a.homeId);
+  const chartType = a.rule.startsWith('glucose') ? 'glucose' : 'blood_pressure';
+
+  return (
+    <div class="detail" data-testid="alert-detail" data-alert-id={a.id}>
+      <section class={`alert-head sev-${a.severity}${overdue ? ' overdue' : ''}`} aria-live="polite">
+        <div class="alert-head-main">
+          <span class="sev-badge big">{t(severityId(a.severity))}</span>
+          <div>
+            <h2 class="alert-title" data-testid="alert-title">{a.titles[lang] ?? a.title}</h2>
+            <p class="alert-meta">
+              <span class={`state-chip state-${a.state}`} data-testid="alert-state">{t(stateId(a.state))}</span>
+              <span>{clock(a.createdAt)} · {elapsed(a.createdAt, props.now, lang)}</span>
+              {overdue && <span class="overdue-badge">{t('overdue')}</span>}
+              {a.assignee && <span>{t('assignee')}: {a.assignee}</span>}
+              {a.escalation?.target === 'doctor' && <span class="tag tag-info">{t('escDoctor', { to: a.escalation.to ?? '' })}{a.escalation.doctorAcknowledgedAt ? ` · ${t('doctorAcked')}` : ''}</span>}
+              {a.escalation?.target === 'emergency' && <span class="tag tag-critical">{t('escEmergency')}</span>}
+            </p>
+          </div>
+        </div>
+        <div class="actions" role="toolbar" aria-label={t('shortcuts')}>
+          <button type="button" class="btn btn-primary" disabled={!can.ack || props.busy} onClick={() => props.onAction('ack')} data-testid="act-ack">{t('actAck')} <kbd>A</kbd></button>
+          <button type="button" class="btn" onClick={() => props.onAction('call')} data-testid="act-call">{t('actCall')} <kbd>C</kbd></button>
+          <button type="button" class="btn" disabled={!can.doctor || props.busy} onClick={() => props.onAction('doctor')} data-testid="act-doctor">{t('actDoctor')} <kbd>D</kbd></button>
+          <button type="button" class="btn btn-danger" disabled={!can.emergency || props.busy} onClick={() => props.onAction('emergency')} data-testid="act-emergency">{t('actEmergency')} <kbd>E</kbd></button>
+          {can.handoff && <button type="button" class="btn" onClick={() => props.onAction('handoff')} data-testid="act-handoff">{t('actHandoff')} <kbd>H</kbd></button>}
+          <button type="button" class="btn" disabled={!can.resolve || props.busy} onClick={() => props.onAction('resolve')} data-testid="act-resolve">{t('actResolve')} <kbd>R</kbd></button>
+        </div>
+      </section>
+      <div class="detail-grid">
+        <div class="detail-col">
+          {residentMatches && loaded ? (
+            <ResidentCard resident={loaded.resident} summary={loaded.summary} home={loaded.home ?? loaded.resident.home} devices={loaded.resident.devices} homeLevel={!a.residentId} />
+          ) : (
+            <p class="panel muted">{t('loading')}</p>
+          )}
+        </div>
+        <div class="detail-col">
+          {residentMatches && loaded && (
+            <VitalsPanel key={loaded.resident.id} residentId={loaded.resident.id} thresholds={loaded.summary?.thresholds ?? {}} initial={chartType} refreshKey={props.readingTick} height={200} />
+          )}
+          {detail.value && detail.value.alert.id === a.id && <AlertHistory detail={detail.value} />}
+        </div>
+      </div>
+    </div>
+  );
+}
