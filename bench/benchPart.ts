@@ -17,7 +17,8 @@ export interface BenchPart {
   describe: string;
   /** The flags it reads, with defaults, for the help text. */
   flags: Record<string, string>;
-  run(flags: Flags): Promise<BenchOutcome>;
+  /** Reads its flags (throwing on a bad one) before anything runs, and returns the run. */
+  plan(flags: Flags): () => Promise<BenchOutcome>;
 }
 
 /** `--name value` pairs from the command line. */
@@ -46,12 +47,12 @@ export class Flags {
     return this.values.has(name);
   }
 
-  /** A number within [min, max]: benchmarks stay bounded in size and time whatever is typed. */
-  number(name: string, fallback: number, min: number, max: number): number {
+  /** A whole number within [min, max]: benchmarks stay bounded in size and time whatever is typed. */
+  integer(name: string, fallback: number, min: number, max: number): number {
     const raw = this.values.get(name);
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number from ${min} to ${max}, got "${raw}"`);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
     return n;
   }
 

@@ -11,16 +11,16 @@ import { cpus } from 'node:os';
 import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
 import type { BenchOutcome, BenchPart, Flags } from './benchPart.js';
 import { fleet, startBareBroker, startHub, type Figure, type IngestTarget } from './ingestTargets.js';
-import { LoadGenerator, type LoadResult } from './loadGenerator.js';
-import { cpuMeter, machineCpuMeter, readRssBytes, summarizeLatency, type LatencySummary } from './procStats.js';
+import { LoadGenerator, type LoadOptions, type LoadResult } from './loadGenerator.js';
+import { readRssBytes, summarizeLatency, windowCpuMeter, type LatencySummary } from './procStats.js';
 
 /** The issue's bar: accepted-and-durably-stored readings/s at least this share of bare aedes. */
 export const TARGET_RATIO = 0.7;
 
 /** Cores taken by other processes above which a window's figures are not trusted. */
-const DISTURBED = 0.15;
+export const DISTURBED = 0.15;
 
-interface IngestParams {
+export interface IngestParams {
   devices: number;
   perHome: number;
   window: number;
@@ -56,27 +56,36 @@ export interface TargetFigures {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function measure(name: string, target: IngestTarget, p: IngestParams, problems: string[]): Promise<TargetFigures> {
+/** What the load generator sends beyond the defaults (abnormal readings, …). */
+export type LoadExtras = Pick<LoadOptions, 'abnormalEvery' | 'abnormalMix'>;
+
+/** Runs the load against one target; a target that dies is named as the cause, whatever the generator saw. */
+export async function measure(name: string, target: IngestTarget, p: IngestParams, problems: string[], extras: LoadExtras = {}): Promise<TargetFigures> {
+  try {
+    return await measureLoad(name, target, p, problems, extras);
+  } catch (err) {
+    // The generator can notice the dropped connections before we see the child's exit.
+    if (target.died() === null) await sleep(500);
+    const died = target.died();
+    if (died === null) throw err;
+    throw new Error(`${name} died during the run (${died}); ${(err as Error).message}\n${target.output().slice(-4000)}`, { cause: err });
+  }
+}
+
+async function measureLoad(name: string, target: IngestTarget, p: IngestParams, problems: string[], extras: LoadExtras): Promise<TargetFigures> {
   const { load } = await LoadGenerator.start({
-    url: target.mqttUrl, devices: target.devices, window: p.window, topicPrefix: DEFAULT_TOPIC_PREFIX, connectTimeoutMs: 30_000,
+    url: target.mqttUrl, devices: target.devices, window: p.window, topicPrefix: DEFAULT_TOPIC_PREFIX, connectTimeoutMs: 30_000, ...extras,
   });
   try {
     load.go();
     await sleep(p.warmupSeconds * 1000);
     await target.windowOpened();
-    const machine = machineCpuMeter();
-    const brokerCpu = cpuMeter(target.pid);
-    const benchCpu = process.cpuUsage();
-    const wall0 = process.hrtime.bigint();
+    const meter = windowCpuMeter(target.pid);
     load.measure();
     await sleep(p.seconds * 1000);
     const generator = await load.stop();
-    const wall = Number(process.hrtime.bigint() - wall0) / 1e9;
-    const bench = process.cpuUsage(benchCpu);
-    const machineCpu = machine.stop();
-    const died = target.died();
-    if (died !== null) throw new Error(`${name} died during the run (${died}):\n${target.output().slice(-4000)}`);
-    const cpu = brokerCpu.stop();
+    const cpu = meter.stop(generator.coreShare);
+    if (target.died() !== null) throw new Error('the window closed on a dead broker');
     const rss = readRssBytes(target.pid);
     await target.windowClosed();
     const { latenciesUs, ...counts } = await load.finish(5000);
@@ -86,16 +95,10 @@ async function measure(name: string, target: IngestTarget, p: IngestParams, prob
     return {
       readingsPerSecond: counts.windowAcks / counts.windowSeconds,
       latency: summarizeLatency(latenciesUs),
-      brokerCpuSeconds: cpu.seconds,
-      brokerCoreShare: cpu.coreShare,
+      ...cpu,
       brokerRssBytes: rss,
       generatorBusy: generator.busy,
       generatorCoreShare: generator.coreShare,
-      benchCoreShare: (bench.user + bench.system) / 1e6 / wall,
-      machineBusy: machineCpu.busy,
-      machineSteal: machineCpu.steal,
-      interruptsCoreShare: machineCpu.interrupts * cpus().length,
-      othersCoreShare: Math.max(0, (machineCpu.busy - machineCpu.interrupts) * cpus().length - cpu.coreShare - generator.coreShare - (bench.user + bench.system) / 1e6 / wall),
       load: counts,
       checks: verified.figures,
     };
@@ -104,15 +107,18 @@ async function measure(name: string, target: IngestTarget, p: IngestParams, prob
   }
 }
 
-async function runIngest(flags: Flags): Promise<BenchOutcome> {
-  const p: IngestParams = {
-    devices: flags.number('devices', 100, 1, 2000),
-    perHome: flags.number('per-home', 4, 1, 50),
-    window: flags.number('window', 8, 1, 256),
-    warmupSeconds: flags.number('warmup', 2, 0, 60),
-    seconds: flags.number('seconds', 10, 1, 300),
+function ingestParams(flags: Flags): IngestParams {
+  return {
+    devices: flags.integer('devices', 100, 1, 2000),
+    perHome: flags.integer('per-home', 4, 1, 50),
+    window: flags.integer('window', 8, 1, 256),
+    warmupSeconds: flags.integer('warmup', 2, 0, 60),
+    seconds: flags.integer('seconds', 10, 1, 300),
     sync: flags.choice('sync', ['full', 'normal'] as const, 'full'),
   };
+}
+
+async function runIngest(p: IngestParams): Promise<BenchOutcome> {
   const devices = fleet(p.devices, p.perHome);
   const homes = new Set(devices.map((d) => d.homeId)).size;
   const problems: string[] = [];
@@ -143,12 +149,7 @@ async function runIngest(flags: Flags): Promise<BenchOutcome> {
     `Hub killed with SIGKILL under load; stored rows ${String(hub.checks.storedRows)} for ${hub.load.totalAcks} PUBACKs: ` +
       (hub.checks.durable ? 'every acknowledged reading is stored.' : 'ACKNOWLEDGED READINGS LOST.'),
   ];
-  for (const [name, f] of [['bare aedes', baseline], ['hub', hub]] as const) {
-    // A saturated generator next to an idle broker means we measured the generator.
-    if (f.generatorBusy > 0.9 && f.brokerCoreShare < 0.8) notes.push(`${name}: the generator was ${pct(f.generatorBusy)} busy while the broker used ${pct(f.brokerCoreShare)} of a core: the generator limited this figure.`);
-    // Other work on a shared machine takes cores from the broker under test.
-    if (f.othersCoreShare > DISTURBED) notes.push(`${name}: other processes used ${pct(f.othersCoreShare)} of a core during the window: this figure is disturbed; re-run on a quiet machine.`);
-  }
+  for (const [name, f] of [['bare aedes', baseline], ['hub', hub]] as const) notes.push(...machineCaveats(name, f));
   const disturbed = baseline.othersCoreShare > DISTURBED || hub.othersCoreShare > DISTURBED;
   notes.push(`Target: hub ≥ ${TARGET_RATIO} × bare aedes; measured ${ratio.toFixed(2)} × → ${verdict}${disturbed ? ' (disturbed run: not conclusive)' : ''}.`);
 
@@ -193,11 +194,21 @@ async function runIngest(flags: Flags): Promise<BenchOutcome> {
   return { record, table, notes, problems };
 }
 
+/** Machine-load caveats for one measured window: the generator set the pace, or other work took cores from the broker. */
+export function machineCaveats(name: string, f: Pick<TargetFigures, 'generatorBusy' | 'brokerCoreShare' | 'othersCoreShare'>): string[] {
+  const notes: string[] = [];
+  // A saturated generator next to an idle broker means we measured the generator.
+  if (f.generatorBusy > 0.9 && f.brokerCoreShare < 0.8) notes.push(`${name}: the generator was ${pct(f.generatorBusy)} busy while the broker used ${pct(f.brokerCoreShare)} of a core: the generator limited this figure.`);
+  // Other work on a shared machine takes cores from the broker under test.
+  if (f.othersCoreShare > DISTURBED) notes.push(`${name}: other processes used ${pct(f.othersCoreShare)} of a core during the window: this figure is disturbed; re-run on a quiet machine.`);
+  return notes;
+}
+
 function num(v: Figure | undefined, digits: number): string {
   return typeof v === 'number' ? v.toFixed(digits) : '?';
 }
 
-function pct(share: number): string {
+export function pct(share: number): string {
   return `${(share * 100).toFixed(0)} %`;
 }
 
@@ -205,5 +216,8 @@ export const ingestPart: BenchPart = {
   name: 'ingest',
   describe: 'QoS 1 readings/s and publish→PUBACK latency, bare aedes vs the hub (durable), with a crash-durability check',
   flags: { devices: '100', 'per-home': '4', window: '8', warmup: '2', seconds: '10', sync: 'full' },
-  run: runIngest,
+  plan(flags) {
+    const p = ingestParams(flags);
+    return () => runIngest(p);
+  },
 };

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,24 +123,112 @@ export async function startBareBroker(devices: LoadDevice[]): Promise<IngestTarg
   };
 }
 
+/** The hub's environment for a benchmark: `npm start`'s, with the connection limiter opened wide. */
+function hubEnv(dataDir: string, adminPassword: string, sync: 'full' | 'normal', extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ANXIN_DATA_DIR: dataDir,
+    ANXIN_ADMIN_PASSWORD: adminPassword,
+    ANXIN_LOG_LEVEL: 'warn',
+    ANXIN_SYNC: sync,
+    ANXIN_MQTT_CONNECT_BURST: '100000',
+    ANXIN_MQTT_CONNECT_PER_SECOND: '100000',
+    ...extra,
+  };
+}
+
+/** Signs in as admin and imports `document`; returns the secrets and first passwords it issued. */
+async function importDocument(httpUrl: string, adminPassword: string, document: object): Promise<{ secrets: Map<string, string>; passwords: Map<string, string> }> {
+  const login = await httpJson(`${httpUrl}/api/v1/auth/login`, { body: { username: 'admin', password: adminPassword } });
+  if (login.status !== 200) throw new Error(`admin sign-in failed: ${login.status} ${JSON.stringify(login.body)}`);
+  const imported = await httpJson(`${httpUrl}/api/v1/import`, { token: login.body.token, body: document });
+  if (imported.status !== 200) throw new Error(`import failed: ${imported.status} ${JSON.stringify(imported.body)}`);
+  type Issued = Array<{ username: string; password: string }>;
+  return {
+    secrets: new Map((imported.body.credentials as Issued).map((c) => [c.username, c.password])),
+    passwords: new Map((imported.body.users as Issued).map((u) => [u.username, u.password])),
+  };
+}
+
+function withSecrets(devices: LoadDevice[], secrets: Map<string, string>): LoadDevice[] {
+  return devices.map((d) => {
+    const password = secrets.get(d.id);
+    if (password === undefined) throw new Error(`the import issued no secret for ${d.id}`);
+    return { ...d, password };
+  });
+}
+
+/**
+ * A data dir provisioned once (a hub started, `document` imported, the hub
+ * stopped cleanly), for `startHub` to copy: the import hashes every device
+ * secret with scrypt, which for hundreds of devices takes longer than a
+ * measurement, so a part that starts several hubs pays it once.
+ */
+export interface ProvisionedHub {
+  dataDir: string;
+  adminPassword: string;
+  /** MQTT secret per device and gateway id, as the import issued them. */
+  secrets: Map<string, string>;
+  /** First password per imported user. */
+  passwords: Map<string, string>;
+  /** Seconds the import took (hub start not included). */
+  importSeconds: number;
+  remove(): void;
+}
+
+export async function provisionHub(document: object, sync: 'full' | 'normal'): Promise<ProvisionedHub> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'anxin-bench-template-'));
+  const remove = () => rmSync(dataDir, { recursive: true, force: true });
+  const adminPassword = randomBytes(18).toString('base64url');
+  let hub;
+  try {
+    hub = await spawnHub(hubEnv(dataDir, adminPassword, sync));
+  } catch (err) {
+    remove();
+    throw err;
+  }
+  try {
+    const t0 = performance.now();
+    const issued = await importDocument(hub.httpUrl, adminPassword, document);
+    const importSeconds = (performance.now() - t0) / 1000;
+    // SIGTERM: the hub commits, closes the store and exits 0, leaving a consistent file to copy.
+    hub.child.kill('SIGTERM');
+    const code = await hub.exited;
+    if (code !== 0) throw new Error(`the provisioning hub exited with ${code} on SIGTERM:\n${hub.output().slice(-4000)}`);
+    return { dataDir, adminPassword, ...issued, importSeconds, remove };
+  } catch (err) {
+    if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill('SIGKILL');
+    await hub.exited;
+    remove();
+    throw err;
+  }
+}
+
+/** The hub under test, with its HTTP address for sign-in, the stream and /metrics. */
+export interface HubTarget extends IngestTarget {
+  httpUrl: string;
+}
+
+export interface StartHubOptions {
+  /** Added to the hub's environment, e.g. `ANXIN_BENCH_NO_RULES=1`. */
+  env?: Record<string, string>;
+  /** Start on a copy of this data dir instead of importing `fleetDocument(devices)`; `devices` must be in it. */
+  from?: ProvisionedHub;
+  /** Tables whose rows `verify` counts too (figures `<table>Rows`), e.g. to show what the rules wrote. */
+  countRows?: string[];
+}
+
 /**
  * The hub as `npm start` runs it, on a fresh data dir, with the connection
  * limiter opened wide (a hundred clients connecting from one loopback address
  * at once would otherwise be refused, as they should be in production).
  */
-export async function startHub(devices: LoadDevice[], sync: 'full' | 'normal'): Promise<IngestTarget> {
+export async function startHub(devices: LoadDevice[], sync: 'full' | 'normal', opts: StartHubOptions = {}): Promise<HubTarget> {
   const dataDir = mkdtempSync(join(tmpdir(), 'anxin-bench-'));
-  const adminPassword = randomBytes(18).toString('base64url');
+  const adminPassword = opts.from?.adminPassword ?? randomBytes(18).toString('base64url');
   let hub;
   try {
-    hub = await spawnHub({
-      ANXIN_DATA_DIR: dataDir,
-      ANXIN_ADMIN_PASSWORD: adminPassword,
-      ANXIN_LOG_LEVEL: 'warn',
-      ANXIN_SYNC: sync,
-      ANXIN_MQTT_CONNECT_BURST: '100000',
-      ANXIN_MQTT_CONNECT_PER_SECOND: '100000',
-    });
+    if (opts.from) cpSync(opts.from.dataDir, dataDir, { recursive: true });
+    hub = await spawnHub(hubEnv(dataDir, adminPassword, sync, opts.env));
   } catch (err) {
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
@@ -151,16 +239,8 @@ export async function startHub(devices: LoadDevice[], sync: 'full' | 'normal'): 
     await hub.exited;
   };
   try {
-    const login = await httpJson(`${hub.httpUrl}/api/v1/auth/login`, { body: { username: 'admin', password: adminPassword } });
-    if (login.status !== 200) throw new Error(`admin sign-in failed: ${login.status} ${JSON.stringify(login.body)}`);
-    const imported = await httpJson(`${hub.httpUrl}/api/v1/import`, { token: login.body.token, body: fleetDocument(devices) });
-    if (imported.status !== 200) throw new Error(`import failed: ${imported.status} ${JSON.stringify(imported.body)}`);
-    const secrets = new Map((imported.body.credentials as Array<{ username: string; password: string }>).map((c) => [c.username, c.password]));
-    devices = devices.map((d) => {
-      const password = secrets.get(d.id);
-      if (password === undefined) throw new Error(`the import issued no secret for ${d.id}`);
-      return { ...d, password };
-    });
+    const secrets = opts.from?.secrets ?? (await importDocument(hub.httpUrl, adminPassword, fleetDocument(devices))).secrets;
+    devices = withSecrets(devices, secrets);
   } catch (err) {
     await kill();
     rmSync(dataDir, { recursive: true, force: true });
@@ -174,6 +254,7 @@ export async function startHub(devices: LoadDevice[], sync: 'full' | 'normal'): 
   return {
     pid: child.pid!,
     mqttUrl: hub.mqttUrl,
+    httpUrl: hub.httpUrl,
     devices,
     died: () => (killedByUs ? null : child.exitCode ?? child.signalCode),
     output: hub.output,
@@ -195,7 +276,8 @@ export async function startHub(devices: LoadDevice[], sync: 'full' | 'normal'): 
       try {
         const { n } = db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number };
         const problems = n < load.totalAcks ? [`only ${n} readings stored for ${load.totalAcks} PUBACKs: acknowledged readings were lost`] : [];
-        return { figures: { storedRows: n, acked: load.totalAcks, durable: n >= load.totalAcks, ...storeFigures }, problems };
+        const rows = Object.fromEntries((opts.countRows ?? []).map((t) => [`${t}Rows`, (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
+        return { figures: { storedRows: n, acked: load.totalAcks, durable: n >= load.totalAcks, ...rows, ...storeFigures }, problems };
       } finally {
         db.close();
       }
@@ -208,7 +290,7 @@ export async function startHub(devices: LoadDevice[], sync: 'full' | 'normal'): 
 }
 
 /** Sums of every series of each metric in a Prometheus text exposition, labels ignored. */
-async function scrapeMetrics(httpUrl: string): Promise<Map<string, number>> {
+export async function scrapeMetrics(httpUrl: string): Promise<Map<string, number>> {
   const res = await fetch(`${httpUrl}/metrics`);
   if (res.status !== 200) throw new Error(`GET /metrics answered ${res.status}`);
   const sums = new Map<string, number>();
@@ -220,7 +302,7 @@ async function scrapeMetrics(httpUrl: string): Promise<Map<string, number>> {
 }
 
 /** Group commits over the window: how many, how big, how long, and how much of the hub's one thread they held. */
-function storeFiguresBetween(before: Map<string, number>, after: Map<string, number>, seconds: number): Record<string, Figure> {
+export function storeFiguresBetween(before: Map<string, number>, after: Map<string, number>, seconds: number): Record<string, Figure> {
   const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
   const commits = delta('anxin_store_commit_seconds_count');
   const commitSeconds = delta('anxin_store_commit_seconds_sum');

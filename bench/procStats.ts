@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 
 /** Clock ticks per second for /proc/<pid>/stat times; 100 on every Linux we run on, but ask. */
 const CLOCK_TICKS = (() => {
@@ -74,6 +75,7 @@ export interface LatencySummary {
   count: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
   maxMs: number;
   meanMs: number;
 }
@@ -84,11 +86,57 @@ export interface LatencySummary {
  */
 export function summarizeLatency(samplesUs: Float64Array): LatencySummary {
   const n = samplesUs.length;
-  if (n === 0) return { count: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN, meanMs: NaN };
+  if (n === 0) return { count: 0, p50Ms: NaN, p99Ms: NaN, p999Ms: NaN, maxMs: NaN, meanMs: NaN };
   const sorted = Float64Array.from(samplesUs).sort();
   // Nearest-rank percentile: the smallest sample with at least p% of samples at or below it.
   const at = (p: number) => sorted[Math.min(n - 1, Math.ceil((p / 100) * n) - 1)]! / 1000;
   let sum = 0;
   for (const v of sorted) sum += v;
-  return { count: n, p50Ms: at(50), p99Ms: at(99), maxMs: sorted[n - 1]! / 1000, meanMs: sum / n / 1000 };
+  return { count: n, p50Ms: at(50), p99Ms: at(99), p999Ms: at(99.9), maxMs: sorted[n - 1]! / 1000, meanMs: sum / n / 1000 };
+}
+
+/** Where the machine's CPU went over a measured window, in cores (1.0 = one whole core) unless named a share. */
+export interface WindowCpu {
+  brokerCpuSeconds: number;
+  brokerCoreShare: number;
+  /** This process (a subscriber or stream client; idle otherwise). */
+  benchCoreShare: number;
+  /** Share of all cores in use on the machine, and stolen by the hypervisor. */
+  machineBusy: number;
+  machineSteal: number;
+  /** Interrupts (loopback TCP, charged to no process). */
+  interruptsCoreShare: number;
+  /** Processes outside the benchmark (other work on a shared machine). */
+  othersCoreShare: number;
+}
+
+/**
+ * Starts metering a window: the broker's CPU, this process's, and the whole
+ * machine's. `stop` takes the generator's CPU (metered by its own handle) so
+ * what is left over is other processes'.
+ */
+export function windowCpuMeter(brokerPid: number): { stop(generatorCoreShare: number): WindowCpu } {
+  const machine = machineCpuMeter();
+  const broker = cpuMeter(brokerPid);
+  const bench0 = process.cpuUsage();
+  const wall0 = process.hrtime.bigint();
+  return {
+    stop(generatorCoreShare) {
+      const wall = Number(process.hrtime.bigint() - wall0) / 1e9;
+      const benchUsed = process.cpuUsage(bench0);
+      const benchCoreShare = (benchUsed.user + benchUsed.system) / 1e6 / wall;
+      const m = machine.stop();
+      const b = broker.stop();
+      const cores = cpus().length;
+      return {
+        brokerCpuSeconds: b.seconds,
+        brokerCoreShare: b.coreShare,
+        benchCoreShare,
+        machineBusy: m.busy,
+        machineSteal: m.steal,
+        interruptsCoreShare: m.interrupts * cores,
+        othersCoreShare: Math.max(0, (m.busy - m.interrupts) * cores - b.coreShare - generatorCoreShare - benchCoreShare),
+      };
+    },
+  };
 }

@@ -10,10 +10,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Flags, type BenchOutcome, type BenchPart } from './benchPart.js';
+import { alertsPart } from './alerts.js';
 import { ingestPart } from './ingest.js';
+import { influxIngestPart } from './influxIngest.js';
 
 /** Every part, in the order a full run takes them. */
-const PARTS: BenchPart[] = [ingestPart];
+const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -36,22 +38,22 @@ export function formatTable(columns: string[], rows: string[][]): string {
 }
 
 async function main(): Promise<number> {
-  let selected: BenchPart[];
-  let flags: Flags;
+  const runs: Array<{ part: BenchPart; run: () => Promise<BenchOutcome> }> = [];
   try {
     const parsed = Flags.parse(process.argv.slice(2));
-    flags = parsed.flags;
+    const flags = parsed.flags;
     if (flags.has('help')) {
       console.log(usage());
       return 0;
     }
     const unknownParts = parsed.parts.filter((name) => !PARTS.some((p) => p.name === name));
     if (unknownParts.length > 0) throw new Error(`unknown part(s): ${unknownParts.join(', ')}`);
-    selected = parsed.parts.length === 0 ? PARTS : PARTS.filter((p) => parsed.parts.includes(p.name));
+    const selected = parsed.parts.length === 0 ? PARTS : PARTS.filter((p) => parsed.parts.includes(p.name));
     // A mistyped flag would otherwise silently run the default.
     const known = new Set(selected.flatMap((p) => Object.keys(p.flags)));
     const unknownFlags = flags.names().filter((f) => !known.has(f));
     if (unknownFlags.length > 0) throw new Error(`unknown flag(s): ${unknownFlags.map((f) => `--${f}`).join(', ')}`);
+    for (const part of selected) runs.push({ part, run: part.plan(flags) });
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${usage()}`);
     return 2;
@@ -59,12 +61,12 @@ async function main(): Promise<number> {
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   let broken = false;
-  for (const part of selected) {
+  for (const { part, run } of runs) {
     console.log(`\n== ${part.name}: ${part.describe}`);
     const started = Date.now();
     let outcome: BenchOutcome;
     try {
-      outcome = await part.run(flags);
+      outcome = await run();
     } catch (err) {
       broken = true;
       console.error(`${part.name} FAILED: ${(err as Error).stack ?? String(err)}`);

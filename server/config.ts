@@ -5,6 +5,7 @@
 import { Type, type Static } from 'typebox';
 import { compileSchema, describeError } from '../devices/schemaValidator.js';
 import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
+import { influxProblems } from './store/influxTarget.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
@@ -34,6 +35,15 @@ export const HubConfigSchema = Type.Object({
   tickMs: Type.Integer({ minimum: 100 }),
   /** Hours of live-stream events kept for resuming dashboards (at least 24). */
   eventRetentionHours: Type.Number({ minimum: 24 }),
+  /** InfluxDB (README "InfluxDB"): 1.x with `influxDb`, 2.x with org, bucket and token; see server/store/influxTarget.ts. */
+  influxUrl: Type.Optional(Type.String({ minLength: 1 })),
+  influxDb: Type.Optional(Type.String({ minLength: 1 })),
+  influxOrg: Type.Optional(Type.String({ minLength: 1 })),
+  influxBucket: Type.Optional(Type.String({ minLength: 1 })),
+  influxToken: Type.Optional(Type.String({ minLength: 1 })),
+  /** Readings per write to InfluxDB (default 5000), and the longest a reading waits for its batch (default 1000 ms). */
+  influxBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 50_000 })),
+  influxFlushMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 60_000 })),
   logLevel: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
@@ -78,6 +88,13 @@ const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_TICK_MS: { key: 'tickMs', number: true },
   ANXIN_EVENT_RETENTION_HOURS: { key: 'eventRetentionHours', number: true },
   ANXIN_LOG_LEVEL: { key: 'logLevel' },
+  ANXIN_INFLUX_URL: { key: 'influxUrl' },
+  ANXIN_INFLUX_DB: { key: 'influxDb' },
+  ANXIN_INFLUX_ORG: { key: 'influxOrg' },
+  ANXIN_INFLUX_BUCKET: { key: 'influxBucket' },
+  ANXIN_INFLUX_TOKEN: { key: 'influxToken' },
+  ANXIN_INFLUX_BATCH_SIZE: { key: 'influxBatchSize', number: true },
+  ANXIN_INFLUX_FLUSH_MS: { key: 'influxFlushMs', number: true },
 };
 
 const validate = compileSchema<HubConfig>(HubConfigSchema, { allErrors: true });
@@ -106,6 +123,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     const problems = [...byKey].map(([key, message]) => `${Object.entries(ENV).find(([, v]) => v.key === key)?.[0] ?? key} ${message}`);
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
+  const influx = influxProblems(config);
+  if (influx.length > 0) throw new ConfigError(`invalid configuration: ${influx.join('; ')}`);
   try {
     new Intl.DateTimeFormat('en', { timeZone: config.tz });
   } catch {

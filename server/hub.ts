@@ -18,6 +18,7 @@ import { GroupCommit } from './store/groupCommit.js';
 import { RefusalStore } from './store/refusalStore.js';
 import { openDatabase } from './store/sqliteDb.js';
 import { SqliteReadingStore } from './store/sqliteReadingStore.js';
+import { startTimeSeries } from './store/timeSeries.js';
 import { UserStore } from './store/userStore.js';
 import { AlertEngine } from './alerts/alertEngine.js';
 import { AlertService } from './alerts/alertService.js';
@@ -90,7 +91,11 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     log: log.child({ component: 'alerts' }),
     publishToHome: (topic, payload) => broker?.publish(topic, payload),
   });
-  readings.onStored((stored) => {
+  metrics.watchOpenAlerts(() => engine.unresolved());
+  // Benchmarks only (bench/alerts.ts): measures what judging readings costs. Never in production.
+  const rulesOff = process.env.ANXIN_BENCH_NO_RULES === '1';
+  if (rulesOff) log.warn('ANXIN_BENCH_NO_RULES=1: readings are stored but NOT judged by the rules (benchmark mode)');
+  if (!rulesOff) readings.onStored((stored) => {
     // A savepoint: a fault in the rules must not refuse the readings themselves (the device
     // would resend them forever). It is logged and counted, and the rest of the batch goes on.
     const marks = [engine.mark(), eventLog.mark()] as const;
@@ -126,12 +131,16 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     log: log.child({ component: 'broker' }),
     connectBurst: config.connectBurst,
     connectPerSecond: config.connectPerSecond,
+    now,
   });
   await broker.start();
 
+  // InfluxDB, when configured: fed from the readings journal, answering the readings API.
+  const timeSeries = await startTimeSeries(config, { db, writer, readings, metrics, log, now });
   const ctx: HubContext = {
     config, log, metrics, events, topics, db, writer, directory, readings, refusals, users, broker, now, ready: () => ready,
     ruleConfig, alerts, engine, alertService, watchdog, eventLog, stream, deliveries,
+    readingQueries: timeSeries?.queries ?? readings, timeSeries,
     handoff: (alert) => buildHandoff(db, directory, alert, now(), config.tz),
   };
   const http = await buildHttp(ctx);
@@ -165,6 +174,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
       await broker.close();
       await http.close();
       await deliveries.stop();
+      await timeSeries?.stop();
       writer.close();
       db.close();
       log.info('hub stopped');

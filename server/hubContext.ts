@@ -12,7 +12,8 @@ import type { DirectoryStore } from './store/directoryStore.js';
 import type { GroupCommit } from './store/groupCommit.js';
 import type { RefusalStore } from './store/refusalStore.js';
 import type { Db } from './store/sqliteDb.js';
-import type { ReadingStore } from './store/types.js';
+import type { TimeSeries } from './store/timeSeries.js';
+import type { ReadingQueryStore, ReadingStore } from './store/types.js';
 import type { UserStore } from './store/userStore.js';
 import type { AlertStore } from './alerts/alertStore.js';
 import type { AlertService } from './alerts/alertService.js';
@@ -35,6 +36,10 @@ export interface HubContext {
   writer: GroupCommit;
   directory: DirectoryStore;
   readings: ReadingStore;
+  /** What the readings API reads: InfluxDB when configured (with the journal filling in), else the journal. */
+  readingQueries: ReadingQueryStore;
+  /** InfluxDB forwarding, when configured. */
+  timeSeries: TimeSeries | null;
   refusals: RefusalStore;
   users: UserStore;
   broker: HubBroker;

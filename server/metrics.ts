@@ -44,6 +44,42 @@ export class HubMetrics {
     name: 'anxin_login_failures_total', help: 'Failed web sign-ins', registers: [this.registry],
   });
 
+  readonly influxLag = new Gauge({
+    name: 'anxin_influx_lag_readings', help: 'Readings in the journal not yet confirmed by InfluxDB (journal seq − forwarder cursor)', registers: [this.registry],
+  });
+  readonly influxPointsWritten = new Counter({
+    name: 'anxin_influx_points_written_total', help: 'Readings InfluxDB confirmed (replays after a crash count again)', registers: [this.registry],
+  });
+  readonly influxPointsRefused = new Counter({
+    name: 'anxin_influx_points_refused_total', help: 'Points InfluxDB refused for good (outside retention, type conflict); they stay in the journal', registers: [this.registry],
+  });
+  readonly influxWriteErrors = new Counter({
+    name: 'anxin_influx_write_errors_total', help: 'Failed InfluxDB writes and set-ups, retried with backoff', registers: [this.registry],
+  });
+  readonly influxWriteLatency = new Histogram({
+    name: 'anxin_influx_write_seconds', help: 'Duration of one confirmed batch write to InfluxDB',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
+  });
+  readonly influxQueryFallbacks = new Counter({
+    name: 'anxin_influx_query_fallbacks_total', help: 'Readings queries answered from the journal because InfluxDB failed', registers: [this.registry],
+  });
+
+  private openAlerts: (() => ReadonlyArray<{ severity: string; state: string }>) | null = null;
+  readonly alertsOpen = new Gauge({
+    name: 'anxin_alerts_open', help: 'Unresolved alerts, by severity and state (read at each scrape)', labelNames: ['severity', 'state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      if (!this.openAlerts) return;
+      this.alertsOpen.reset();
+      for (const a of this.openAlerts()) this.alertsOpen.inc({ severity: a.severity, state: a.state });
+    },
+  });
+
+  /** Where `anxin_alerts_open` reads the unresolved alerts from (the Grafana operations dashboard shows them). */
+  watchOpenAlerts(source: () => ReadonlyArray<{ severity: string; state: string }>): void {
+    this.openAlerts = source;
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'anxin_' });
   }

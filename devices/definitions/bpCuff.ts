@@ -10,7 +10,9 @@ export const bpCuff: DeviceTypeDefinition = {
   ...speaks,
   label: { 'zh-CN': '血压计', en: 'Blood-pressure cuff' },
   measures: ['blood_pressure', 'heartbeat'],
-  heartbeatSeconds: 300,
+  // Spot-check device: off between uses, so silence is not news for hours. 3 × 12 h without a
+  // word is (a flat battery, a lost meter); daily use itself is watched by `reading_missed`.
+  heartbeatSeconds: 43_200,
   units: { blood_pressure: PRESSURE_UNITS },
   ranges: { systolic: RANGES.systolic, diastolic: RANGES.diastolic, map: RANGES.map, pulse: RANGES.pulse },
   convert: converterFor(speaks),

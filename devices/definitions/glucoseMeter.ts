@@ -10,7 +10,9 @@ export const glucoseMeter: DeviceTypeDefinition = {
   ...speaks,
   label: { 'zh-CN': '血糖仪', en: 'Glucose meter' },
   measures: ['glucose', 'heartbeat'],
-  heartbeatSeconds: 300,
+  // Spot-check device: off between uses, so silence is not news for hours. 3 × 12 h without a
+  // word is (a flat battery, a lost meter); daily use itself is watched by `reading_missed`.
+  heartbeatSeconds: 43_200,
   units: { glucose: GLUCOSE_UNITS },
   ranges: { glucose: RANGES.glucose },
   convert: converterFor(speaks),

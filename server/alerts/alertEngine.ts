@@ -45,9 +45,17 @@ const STREAMED_TYPES = new Set(['blood_pressure', 'glucose', 'fall', 'sos']);
 
 export type AlertScope = { homeId: string; residentId: string | null; deviceId: string | null };
 
+/** How the latest alert of a dedupe key ended, for time rules deciding whether to raise again. */
+export type ResolvedMark = Pick<Alert, 'severity' | 'resolvedAt' | 'conditionClearedAt'>;
+
+/** Rules judged on the passing of time (the watchdog's), whose conditions last across ticks. */
+const TIME_RULES: ReadonlySet<string> = new Set(['device_offline', 'gateway_offline', 'no_activity', 'reading_missed']);
+
 export class AlertEngine {
   /** Unresolved alerts by dedupe key: the engine's whole memory of "what is open". */
   private readonly open = new Map<string, Alert>();
+  /** Time-rule dedupe key → how its latest resolved alert ended. */
+  private readonly resolved = new Map<string, ResolvedMark>();
   private afterCommit: Array<() => void> = [];
   private readonly trendStmt;
 
@@ -70,6 +78,13 @@ export class AlertEngine {
   reload(): void {
     this.open.clear();
     for (const a of this.deps.alerts.unresolved()) this.open.set(a.dedupeKey, a);
+    this.resolved.clear();
+    for (const [key, mark] of this.deps.alerts.latestResolved([...TIME_RULES])) this.resolved.set(key, mark);
+  }
+
+  /** How the latest resolved alert of a time-rule key ended, if there was one. */
+  lastResolved(key: string): ResolvedMark | undefined {
+    return this.resolved.get(key);
   }
 
   unresolved(): Alert[] {
@@ -164,8 +179,12 @@ export class AlertEngine {
    */
   store(alert: Alert, reason: string, tellHome: boolean): void {
     this.deps.alerts.save(alert);
-    if (alert.state === 'resolved') this.open.delete(alert.dedupeKey);
-    else this.open.set(alert.dedupeKey, alert);
+    if (alert.state === 'resolved') {
+      this.open.delete(alert.dedupeKey);
+      if (TIME_RULES.has(alert.rule)) this.resolved.set(alert.dedupeKey, { severity: alert.severity, resolvedAt: alert.resolvedAt, conditionClearedAt: alert.conditionClearedAt });
+    } else {
+      this.open.set(alert.dedupeKey, alert);
+    }
     const type = reason === 'created' ? 'alert.created' : 'alert.updated';
     this.deps.events.append(type, alert.updatedAt, { homeId: alert.homeId, residentId: alert.residentId }, { ...presentAlertEvent(alert), reason });
     if (tellHome) {

@@ -62,6 +62,8 @@ export interface AlertFilter {
   since?: number;
   residentIds?: string[];
   escalatedTo?: string;
+  /** A doctor's view: alerts of these residents, or escalated to this user. */
+  visibleTo?: { residentIds: readonly string[]; escalatedTo: string };
   limit?: number;
 }
 
@@ -128,6 +130,17 @@ export class AlertStore {
     return r ? fromRow(r) : null;
   }
 
+  /** Per dedupe key of these rules, how its most recently resolved alert ended. */
+  latestResolved(rules: readonly string[]): Map<string, Pick<Alert, 'severity' | 'resolvedAt' | 'conditionClearedAt'>> {
+    if (rules.length === 0) return new Map();
+    // SQLite: the bare columns come from the row holding max(resolved_at).
+    const rows = this.db.prepare(
+      `SELECT dedupe_key, severity, max(resolved_at) AS resolved_at, condition_cleared_at FROM alerts
+       WHERE state = 'resolved' AND rule IN (${rules.map(() => '?').join(', ')}) GROUP BY dedupe_key`,
+    ).all(...rules) as Array<{ dedupe_key: string; severity: Alert['severity']; resolved_at: number | null; condition_cleared_at: number | null }>;
+    return new Map(rows.map((r) => [r.dedupe_key, { severity: r.severity, resolvedAt: r.resolved_at, conditionClearedAt: r.condition_cleared_at }]));
+  }
+
   unresolved(): Alert[] {
     return (this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved'").all() as Array<Record<string, unknown>>).map(fromRow);
   }
@@ -152,6 +165,14 @@ export class AlertStore {
     if (f.residentIds) {
       if (f.residentIds.length === 0) return [];
       inList('resident_id', 'r', f.residentIds);
+    }
+    if (f.visibleTo) {
+      const ids = f.visibleTo.residentIds.map((v, i) => {
+        params[`p${i}`] = v;
+        return `@p${i}`;
+      });
+      params.visibleEscalatedTo = f.visibleTo.escalatedTo;
+      where.push(`(${ids.length ? `resident_id IN (${ids.join(', ')}) OR ` : ''}escalated_to = @visibleEscalatedTo)`);
     }
     const sql = `SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as Array<Record<string, unknown>>).map(fromRow);

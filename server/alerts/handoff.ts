@@ -16,7 +16,12 @@ export function buildHandoff(db: Db, directory: DirectoryStore, alert: Alert, no
     `SELECT type, ts, vals FROM readings WHERE seq IN (
        SELECT max(seq) FROM readings WHERE resident_id = ? AND type IN ('blood_pressure', 'glucose') GROUP BY type)`,
   ).all(resident.id) as Array<{ type: ReadingType; ts: number; vals: string }>).map((r) => ({ type: r.type, ts: r.ts, values: JSON.parse(r.vals) }));
-  const firstReadingAt = alert.lastReading?.ts;
+  // When the event began, for "how long has she been on the floor": the earliest attached
+  // reading, not `lastReading` (the latest of an alert that readings kept attaching to).
+  const first = db.prepare(
+    `SELECT min(r.ts) AS ts FROM alert_readings ar JOIN readings r ON r.device_id = ar.device_id AND r.reading_id = ar.reading_id WHERE ar.alert_id = ?`,
+  ).get(alert.id) as { ts: number | null };
+  const firstReadingAt = first.ts ?? alert.lastReading?.ts;
   return handoffSummary({
     resident: { ...resident, age: resident.birthYear === null ? null : new Date(now).getUTCFullYear() - resident.birthYear },
     home,

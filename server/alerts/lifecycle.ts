@@ -34,7 +34,7 @@ export interface Actor {
 }
 
 export type Action =
-  | { kind: 'ack' }
+  | { kind: 'ack'; note?: string }
   | { kind: 'escalate'; target: EscalationTarget; note?: string }
   | { kind: 'resolve'; outcome: Outcome; note?: string }
   | { kind: 'comment'; note: string };

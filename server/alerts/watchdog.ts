@@ -7,11 +7,13 @@
  * for the operator to close.
  */
 import type { Logger } from 'pino';
+import { DEVICE_TYPE_DEFINITIONS, isDeviceType } from '../../devices/deviceTypes.js';
 import type { ReadingType } from '../../devices/readingSchema.js';
 import type { Reading } from '../../devices/validateReading.js';
 import type { HubEvents } from '../events.js';
 import type { EventLog } from '../realtime/eventLog.js';
 import type { RuleConfig } from '../rules/ruleConfig.js';
+import { addDays, localDate, minutesOfDay, zonedInstant } from '../rules/localTime.js';
 import { deviceOffline, gatewayOffline, noActivity, readingMissed } from '../rules/timeRules.js';
 import { SEVERITY_RANK, type RuleMatch } from '../rules/types.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
@@ -46,11 +48,16 @@ export class Watchdog {
 
   constructor(private readonly deps: WatchdogDeps) {
     this.startedAt = deps.now();
-    for (const r of deps.db.prepare('SELECT client_id, kind, home_id, last_seen_at, online, connected, status_at, disconnected_at FROM client_status').all() as Array<Record<string, number | string | null>>) {
+    for (const r of deps.db.prepare('SELECT client_id, kind, home_id, last_seen_at, online, connected FROM client_status').all() as Array<Record<string, number | string | null>>) {
       if (typeof r.last_seen_at === 'number') this.lastSeen.set(r.client_id as string, r.last_seen_at);
       if (r.kind === 'gateway' && (r.online === 0 || r.connected === 0)) {
-        // Offline before the restart: count from when it went, or from now if unknown.
-        this.gatewayOfflineSince.set(r.home_id as string, (r.disconnected_at as number | null) ?? (r.status_at as number | null) ?? this.startedAt);
+        // Not connected to this hub yet (the store marks every client disconnected at start):
+        // count from now. The hub heard nobody while it was down, so its downtime is not the
+        // gateway's silence; counting from the old disconnect or status time (kept across
+        // reconnects, absent after a crash) raised gateway_offline for every home at the
+        // first tick after any restart longer than 10 minutes, before gateways could reconnect.
+        // An alert open before the restart stays open.
+        this.gatewayOfflineSince.set(r.home_id as string, this.startedAt);
       }
     }
     for (const r of deps.db.prepare("SELECT home_id, max(ts) AS ts FROM readings WHERE type = 'motion' GROUP BY home_id").all() as Array<{ home_id: string; ts: number }>) {
@@ -124,22 +131,26 @@ export class Watchdog {
 
   private devices(now: number): void {
     for (const d of this.deps.directory.allDevices().values()) {
-      const lastSeenAt = this.lastSeen.get(d.id) ?? this.startedAt;
-      const match = deviceOffline({ deviceType: d.type, heartbeatSeconds: d.heartbeatSeconds, lastSeenAt, now }, this.deps.config);
-      if (match) this.raise(`device:${d.id}:device_offline`, match, { homeId: d.homeId, residentId: d.residentId, deviceId: d.id }, now);
+      // Silence counts only while this hub listens (see the constructor): not before its start.
+      const lastSeenAt = Math.max(this.lastSeen.get(d.id) ?? 0, this.startedAt);
+      // A device's own interval, else its type's default (a cuff is off between uses; a fall sensor is not).
+      const heartbeatSeconds = d.heartbeatSeconds ?? (isDeviceType(d.type) ? DEVICE_TYPE_DEFINITIONS[d.type].heartbeatSeconds : null);
+      const match = deviceOffline({ deviceType: d.type, heartbeatSeconds, lastSeenAt, now }, this.deps.config);
+      if (match) this.raise(`device:${d.id}:device_offline`, match, { homeId: d.homeId, residentId: d.residentId, deviceId: d.id }, now, lastSeenAt);
     }
   }
 
   private homes(now: number): void {
     for (const [homeId, since] of this.gatewayOfflineSince) {
       const match = gatewayOffline({ offlineSince: since, now }, this.deps.config);
-      if (match) this.raise(`home:${homeId}:gateway_offline`, match, { homeId, residentId: null, deviceId: null }, now);
+      if (match) this.raise(`home:${homeId}:gateway_offline`, match, { homeId, residentId: null, deviceId: null }, now, since);
     }
     const withMotionSensors = new Set<string>();
     for (const d of this.deps.directory.allDevices().values()) if (d.type === 'motion_sensor') withMotionSensors.add(d.homeId);
     for (const homeId of withMotionSensors) {
-      const match = noActivity({ lastMotionAt: this.lastMotion.get(homeId) ?? this.startedAt, now, tz: this.deps.tz }, this.deps.config);
-      if (match) this.raise(`home:${homeId}:no_activity`, match, { homeId, residentId: null, deviceId: null }, now);
+      const lastMotionAt = this.lastMotion.get(homeId) ?? this.startedAt;
+      const match = noActivity({ lastMotionAt, now, tz: this.deps.tz }, this.deps.config);
+      if (match) this.raise(`home:${homeId}:no_activity`, match, { homeId, residentId: null, deviceId: null }, now, lastMotionAt);
     }
   }
 
@@ -148,16 +159,35 @@ export class Watchdog {
       for (const schedule of info.schedule) {
         const lastReadingAt = this.lastMeasured.get(`${residentId}|${schedule.type}`) ?? null;
         const match = readingMissed({ schedule: { type: schedule.type as ReadingType, time: schedule.time }, lastReadingAt, now, tz: this.deps.tz, since: info.createdAt }, this.deps.config);
-        if (match) this.raise(missedKey(residentId, schedule.type), match, { homeId: info.homeId, residentId, deviceId: null }, now);
+        if (match) this.raise(missedKey(residentId, schedule.type), match, { homeId: info.homeId, residentId, deviceId: null }, now, this.latestMissedSlot(schedule.time, now));
       }
     }
   }
 
-  /** Raises once; while the condition lasts, later ticks leave the open alert alone unless severity rises. */
-  private raise(key: string, match: RuleMatch, scope: { homeId: string; residentId: string | null; deviceId: string | null }, now: number): void {
+  /**
+   * Raises once per episode of a condition (`episodeStart`: when the silence
+   * began, or the missed slot's time); while it lasts, later ticks leave its
+   * alert alone unless severity rises. That holds after a person resolved the
+   * alert with the condition still on ("technician booked", "reminder call
+   * made"): raising it again at the next tick would undo what they did. A new
+   * episode (the device heard and silent again, the next day's slot missed)
+   * or a worse severity raises anew.
+   */
+  private raise(key: string, match: RuleMatch, scope: { homeId: string; residentId: string | null; deviceId: string | null }, now: number, episodeStart: number): void {
+    const rank = SEVERITY_RANK[match.severity];
     const open = this.deps.engine.openByKey(key);
-    if (open && open.conditionClearedAt === null && SEVERITY_RANK[match.severity] <= SEVERITY_RANK[open.severity]) return;
+    if (open && open.conditionClearedAt === null && rank <= SEVERITY_RANK[open.severity]) return;
+    const last = open ? undefined : this.deps.engine.lastResolved(key);
+    if (last && last.conditionClearedAt === null && last.resolvedAt !== null && episodeStart <= last.resolvedAt && rank <= SEVERITY_RANK[last.severity]) return;
     this.deps.engine.raiseOrAttach(key, match, scope, null, now);
+  }
+
+  /** The time of the latest daily slot at `time` whose grace has run out by `now`. */
+  private latestMissedSlot(time: string, now: number): number {
+    const { tz, config } = this.deps;
+    const today = localDate(now, tz);
+    const slot = zonedInstant(today, minutesOfDay(time), tz);
+    return slot + config.rules.reading_missed.graceHours * 3_600_000 <= now ? slot : zonedInstant(addDays(today, -1), minutesOfDay(time), tz);
   }
 
   /** The condition behind an alert has ended. Call inside a group-commit job. */
@@ -166,7 +196,7 @@ export class Watchdog {
     if (!a || a.conditionClearedAt !== null) return;
     if (a.severity === 'info' && a.state === 'open') {
       this.history(a.id, at, 'resolved', 'resolved', { reason: 'condition cleared' }, a.state);
-      this.deps.engine.store({ ...a, state: 'resolved', outcome: 'recovered', resolvedAt: at, updatedAt: at, claimDeadline: null }, 'resolved', true);
+      this.deps.engine.store({ ...a, state: 'resolved', outcome: 'recovered', resolvedAt: at, conditionClearedAt: at, updatedAt: at, claimDeadline: null }, 'resolved', true);
       return;
     }
     this.history(a.id, at, 'condition.cleared', a.state, null);

@@ -31,6 +31,7 @@ export interface BrokerDeps {
   log: Logger;
   connectBurst: number;
   connectPerSecond: number;
+  now?: () => number;
 }
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
@@ -94,24 +95,18 @@ export class HubBroker {
       },
     });
 
-    this.aedes.on('clientReady', (client) => {
+    const connectionChanged = (client: Client, online: boolean) => {
       const p = this.principals.get(client);
       if (!p) return;
-      metrics.connectedClients.inc({ kind: p.kind });
-      const at = Date.now();
-      directory.recordConnection(p.id, p.kind, p.homeId, true, at);
-      events.emit('device.status', { clientId: p.id, kind: p.kind, homeId: p.homeId, online: true, at, source: 'connection' });
-      log.info({ clientId: p.id, kind: p.kind, address: remoteAddress(client) }, 'mqtt client connected');
-    });
-    this.aedes.on('clientDisconnect', (client) => {
-      const p = this.principals.get(client);
-      if (!p) return;
-      metrics.connectedClients.dec({ kind: p.kind });
-      const at = Date.now();
-      directory.recordConnection(p.id, p.kind, p.homeId, false, at);
-      events.emit('device.status', { clientId: p.id, kind: p.kind, homeId: p.homeId, online: false, at, source: 'connection' });
-      log.info({ clientId: p.id, kind: p.kind }, 'mqtt client disconnected');
-    });
+      if (online) metrics.connectedClients.inc({ kind: p.kind });
+      else metrics.connectedClients.dec({ kind: p.kind });
+      const at = (this.deps.now ?? Date.now)();
+      directory.recordConnection(p.id, p.kind, p.homeId, online, at);
+      events.emit('device.status', { clientId: p.id, kind: p.kind, homeId: p.homeId, online, at, source: 'connection' });
+      log.info({ clientId: p.id, kind: p.kind, address: remoteAddress(client) }, online ? 'mqtt client connected' : 'mqtt client disconnected');
+    };
+    this.aedes.on('clientReady', (client) => connectionChanged(client, true));
+    this.aedes.on('clientDisconnect', (client) => connectionChanged(client, false));
     this.aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'));
     this.aedes.on('connectionError', (client, err) => log.debug({ address: remoteAddress(client), err: err.message }, 'mqtt connection error'));
     this.sweepTimer = setInterval(() => this.limiter.sweep(), 60_000).unref();

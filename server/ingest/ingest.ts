@@ -141,14 +141,28 @@ export class Ingest {
       for (let i = 0; i < accepted.length; i++) {
         const r = accepted[i]!;
         if (stored![i]) {
-          metrics.readingsAccepted.inc({ type: r.type });
+          this.acceptedCounter(r.type).inc();
           events.emit('reading.stored', r);
         } else {
           metrics.readingsDuplicate.inc();
         }
       }
+      // Stored: nobody subscribes to telemetry (the ACL grants it to no client), so skip the fan-out.
+      this.drop(packet);
       done(null);
     });
+  }
+
+  /** Labelled children cached: resolving labels per reading costs more than the increment. */
+  private readonly accepted = new Map<string, { inc(): void }>();
+
+  private acceptedCounter(type: string): { inc(): void } {
+    let c = this.accepted.get(type);
+    if (!c) {
+      c = this.deps.metrics.readingsAccepted.labels({ type });
+      this.accepted.set(type, c);
+    }
+    return c;
   }
 
   private status(principal: Principal | null, topic: ParsedTopic, payload: Buffer, packet: PublishPacket): void {

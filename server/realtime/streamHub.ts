@@ -5,6 +5,14 @@
  * durable log, in order, then live ones; the replay is synchronous, so no live
  * event can slip in between. Events older than the log's retention cannot be
  * replayed: the client is told `{"type":"resync"}` and reloads its lists.
+ *
+ * A client can only send `resume` after `hello`, one round trip after the hub
+ * took its socket. Live events committed in that window are held, not sent:
+ * sent at once they would arrive before the older events of the replay (and
+ * again inside it), and a client that keeps the highest seq it has seen — as
+ * the dashboard does — would then drop the replayed ones as already seen,
+ * losing exactly the events it reconnected to get. A resume in time makes the
+ * held events part of the replay; without one they are sent after the grace.
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -17,17 +25,26 @@ interface Subscriber {
   user: User;
   /** A doctor's patients, refreshed on each use of a stale cache. */
   patients: Set<string> | null;
-  live: boolean;
+  /** Live events held while the client may still resume (see the top of this file); null once live. */
+  held: StreamEvent[] | null;
+  grace: NodeJS.Timeout | null;
 }
 
 const REPLAY_PAGE = 1000;
 /** A client this far behind on its socket buffer is cut off rather than let memory grow. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** How long after `hello` a client may still resume before live events flow: one round trip, generously (a console busy loading). */
+export const DEFAULT_RESUME_GRACE_MS = 500;
 
 export class StreamHub {
   private readonly subscribers = new Set<Subscriber>();
 
-  constructor(private readonly log: EventLog, private readonly directory: DirectoryStore, private readonly logger: Logger) {
+  constructor(
+    private readonly log: EventLog,
+    private readonly directory: DirectoryStore,
+    private readonly logger: Logger,
+    private readonly resumeGraceMs = DEFAULT_RESUME_GRACE_MS,
+  ) {
     log.onCommitted((events) => this.broadcast(events));
   }
 
@@ -35,19 +52,38 @@ export class StreamHub {
     return this.subscribers.size;
   }
 
-  /** Takes a signed-in user's socket. Live at once; a `resume` message replays first. */
+  /** Takes a signed-in user's socket. Live after the resume grace, or once a `resume` message has replayed. */
   accept(socket: WebSocket, user: User): void {
-    const sub: Subscriber = { socket, user, patients: null, live: true };
+    const sub: Subscriber = { socket, user, patients: null, held: [], grace: null };
+    sub.grace = setTimeout(() => this.goLive(sub), this.resumeGraceMs);
+    sub.grace.unref();
     this.subscribers.add(sub);
-    socket.on('close', () => this.subscribers.delete(sub));
-    socket.on('error', () => this.subscribers.delete(sub));
+    socket.on('close', () => this.drop(sub));
+    socket.on('error', () => this.drop(sub));
     socket.on('message', (raw) => this.onMessage(sub, raw.toString()));
     this.send(sub, { type: 'hello', seq: this.log.latestSeq(), user: { username: user.username, role: user.role } });
   }
 
   close(): void {
-    for (const s of this.subscribers) s.socket.close(1001, 'hub shutting down');
+    for (const s of this.subscribers) {
+      if (s.grace) clearTimeout(s.grace);
+      s.socket.close(1001, 'hub shutting down');
+    }
     this.subscribers.clear();
+  }
+
+  private drop(sub: Subscriber): void {
+    if (sub.grace) clearTimeout(sub.grace);
+    this.subscribers.delete(sub);
+  }
+
+  /** No resume came in time: send what was held, then everything as it commits. */
+  private goLive(sub: Subscriber): void {
+    if (sub.grace) clearTimeout(sub.grace);
+    sub.grace = null;
+    const held = sub.held ?? [];
+    sub.held = null;
+    if (held.length > 0) this.sendEvents(sub, held);
   }
 
   private onMessage(sub: Subscriber, raw: string): void {
@@ -66,6 +102,10 @@ export class StreamHub {
   }
 
   private replay(sub: Subscriber, after: number): void {
+    // Held events are committed, so the replay below (read from the log) includes them, in order.
+    if (sub.grace) clearTimeout(sub.grace);
+    sub.grace = null;
+    sub.held = null;
     const oldest = this.log.oldestSeq();
     if (oldest !== null && after < oldest - 1) this.send(sub, { type: 'resync', oldestSeq: oldest, message: 'events before oldestSeq are no longer kept; reload lists' });
     let cursor = after;
@@ -80,16 +120,23 @@ export class StreamHub {
 
   private broadcast(events: StreamEvent[]): void {
     for (const sub of this.subscribers) {
-      if (!sub.live) continue;
+      if (sub.held) {
+        sub.held.push(...events);
+        continue;
+      }
       if (sub.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
         this.logger.warn({ username: sub.user.username }, 'stream client too slow; closing it (it will resume)');
         sub.socket.close(1013, 'too slow; reconnect and resume');
-        this.subscribers.delete(sub);
+        this.drop(sub);
         continue;
       }
-      sub.patients = null;
-      for (const e of events) if (this.visible(sub, e)) this.send(sub, wire(e));
+      this.sendEvents(sub, events);
     }
+  }
+
+  private sendEvents(sub: Subscriber, events: StreamEvent[]): void {
+    sub.patients = null;
+    for (const e of events) if (this.visible(sub, e)) this.send(sub, wire(e));
   }
 
   /** Operators see everything; a doctor their patients and what was escalated to them; an admin device status. */

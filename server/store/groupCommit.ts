@@ -125,19 +125,17 @@ export class GroupCommit {
   }
 
   private committed(): void {
-    for (const h of this.hooks) {
-      try {
-        h.committed?.();
-      } catch (err) {
-        this.opts.onError?.(err as Error);
-      }
-    }
+    this.runHooks('committed');
   }
 
   private rolledBack(): void {
+    this.runHooks('rolledBack');
+  }
+
+  private runHooks(which: keyof CommitHooks): void {
     for (const h of this.hooks) {
       try {
-        h.rolledBack?.();
+        h[which]?.();
       } catch (err) {
         this.opts.onError?.(err as Error);
       }

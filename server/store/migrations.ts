@@ -227,4 +227,14 @@ export const MIGRATIONS: readonly string[] = [
   `,
   /* 3: notifications and their delivery receipts (server/notify/deliveryQueue.ts) */
   NOTIFY_MIGRATION,
+  /* 4: time-series forwarding — how far each InfluxDB target has confirmed the readings journal (server/store/journalForwarder.ts) */ `
+  CREATE TABLE forward_cursors (
+    target     TEXT PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  `,
+  /* 5: the ingest's cost is index maintenance; nothing reads readings by home and time */ `
+  DROP INDEX IF EXISTS readings_home_ts;
+  `,
 ];

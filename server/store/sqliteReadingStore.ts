@@ -2,7 +2,9 @@
 import type { Reading } from '../../devices/validateReading.js';
 import type { GroupCommit } from './groupCommit.js';
 import type { Db } from './sqliteDb.js';
-import type { ReadingQuery, ReadingStore, StoredReading } from './types.js';
+import {
+  AGGREGATED_VALUES, type ReadingQuery, type ReadingQueryStore, type ReadingStore, type ReadingWindow, type ReadingWindowQuery, type StoredReading,
+} from './types.js';
 
 interface Row {
   device_id: string;
@@ -18,7 +20,7 @@ interface Row {
 /** Runs inside the transaction that stores readings, with the ones that were new. */
 export type StoredListener = (stored: Reading[]) => void;
 
-export class SqliteReadingStore implements ReadingStore {
+export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
   private readonly insert;
   private readonly listeners: StoredListener[] = [];
 
@@ -50,13 +52,42 @@ export class SqliteReadingStore implements ReadingStore {
   }
 
   async query(q: ReadingQuery): Promise<StoredReading[]> {
+    return this.select(q);
+  }
+
+  /** Readings journaled after `seq` (those a time-series store has not confirmed yet). */
+  queryAfter(seq: number, q: ReadingQuery): StoredReading[] {
+    return this.select(q, seq);
+  }
+
+  async aggregate(q: ReadingWindowQuery): Promise<ReadingWindow[]> {
+    const fields = AGGREGATED_VALUES[q.type];
+    // Field names come from the constant list above, never from a request.
+    const stats = fields.flatMap((f, i) => ['min', 'avg', 'max'].map((fn) => `${fn}(json_extract(vals, '$.${f}')) AS f${i}_${fn}`));
+    const rows = this.db.prepare(
+      `SELECT ts - ts % @every AS start, count(*) AS count${stats.map((s) => `, ${s}`).join('')}
+       FROM readings WHERE resident_id = @residentId AND type = @type AND ts >= @from AND ts <= @to
+       GROUP BY start ORDER BY start`,
+    ).all({ residentId: q.residentId, type: q.type, from: q.from, to: q.to, every: q.everyMs }) as Array<Record<string, number | null>>;
+    return rows.map((r) => {
+      const values: ReadingWindow['values'] = {};
+      fields.forEach((f, i) => {
+        const [min, mean, max] = [r[`f${i}_min`], r[`f${i}_avg`], r[`f${i}_max`]];
+        if (typeof min === 'number' && typeof mean === 'number' && typeof max === 'number') values[f] = { min, mean, max };
+      });
+      return { start: r.start!, count: r.count!, values };
+    });
+  }
+
+  private select(q: ReadingQuery, afterSeq?: number): StoredReading[] {
     const where = ['resident_id = @residentId'];
     if (q.type) where.push('type = @type');
     if (q.from !== undefined) where.push('ts >= @from');
     if (q.to !== undefined) where.push('ts <= @to');
+    if (afterSeq !== undefined) where.push('seq > @afterSeq');
     const rows = this.db
       .prepare(`SELECT * FROM readings WHERE ${where.join(' AND ')} ORDER BY ts, seq LIMIT @limit`)
-      .all({ ...q, limit: q.limit ?? 10_000 }) as Row[];
+      .all({ ...q, afterSeq, limit: q.limit ?? 10_000 }) as Row[];
     return rows.map((r) => ({
       deviceId: r.device_id,
       id: r.reading_id,

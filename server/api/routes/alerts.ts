@@ -70,7 +70,12 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
       const since = q.since === undefined ? undefined : Date.parse(q.since);
       if (since !== undefined && !Number.isFinite(since)) throw new ApiError(400, 'invalid_request', 'since must be an RFC 3339 time', 'since');
       const user = req.user!;
-      const found = ctx.alerts.list({ states: states as Alert['state'][], severities: severities as Alert['severity'][], since, limit: q.limit ?? 500 });
+      // A doctor's filter is in the query, not only after it: filtering the newest `limit` alerts
+      // of everyone left a doctor with fewer (often none) of their own.
+      const visibleTo = user.role === 'doctor'
+        ? { residentIds: directory.residents({ doctor: user.username }).map((r) => r.id), escalatedTo: user.username }
+        : undefined;
+      const found = ctx.alerts.list({ states: states as Alert['state'][], severities: severities as Alert['severity'][], since, visibleTo, limit: q.limit ?? 500 });
       const lang = langOf(req);
       return { alerts: found.filter((a) => canSee(user, a)).map((a) => presentAlert(alertService.get(a.id) ?? a, lang)) };
     });
@@ -93,8 +98,13 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
 
     app.post('/api/v1/alerts/:id/ack', {
       config: { roles: ROLES.clinical },
-      schema: { tags: ['alerts'], summary: 'Acknowledge (claim); a doctor acknowledges an escalation to them', params: IdParams, body: Type.Optional(Type.Object({ note: Type.Optional(Note) })), response: ActionAnswer },
-    }, async (req) => act(req, { kind: 'ack' }));
+      schema: { tags: ['alerts'], summary: 'Acknowledge (claim); a doctor acknowledges an escalation to them. The body is optional', params: IdParams, body: Type.Object({ note: Type.Optional(Note) }), response: ActionAnswer },
+      // Fastify validates an absent body against the body schema too ("body must be object"),
+      // and Type.Optional means nothing at the top level: a bare `POST …/ack` was refused with 400.
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    }, async (req) => act(req, { kind: 'ack', note: (req.body as { note?: string }).note }));
 
     app.post('/api/v1/alerts/:id/escalate', {
       config: { roles: ROLES.clinical },

@@ -1,0 +1,244 @@
+/**
+ * InfluxDB benchmark: what the journal and its forwarder cost, against a real
+ * `influxd` 1.x (test/helpers/influx.ts), all in one run on the same server:
+ *
+ * 1. direct: the same readings written straight to InfluxDB by the 1.x store,
+ *    in batches, one after another — the server's ceiling for this client;
+ * 2. hub store path: readings appended to the SQLite journal through the
+ *    group commit (as the ingest does, in gateway-sized chunks) while the
+ *    forwarder tails it into InfluxDB on the same event loop; the rate is
+ *    readings confirmed by InfluxDB per second, from the first append until
+ *    the forwarder has caught up. Target from the issue: ≥ 0.8 × direct;
+ * 3. spool replay: a journal filled while InfluxDB was unreachable, forwarded
+ *    from a cold start, as after an outage.
+ *
+ * Every phase writes to its own database; each must end with every reading in
+ * InfluxDB exactly once, or the run fails.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Reading } from '../devices/validateReading.js';
+import { GroupCommit } from '../server/store/groupCommit.js';
+import { Influx1ReadingStore } from '../server/store/influx1ReadingStore.js';
+import { JournalForwarder } from '../server/store/journalForwarder.js';
+import { openDatabase, type Db } from '../server/store/sqliteDb.js';
+import { SqliteReadingStore } from '../server/store/sqliteReadingStore.js';
+import type { JournalReading } from '../server/store/types.js';
+import { influxQuery, startInflux, type InfluxServer } from '../test/helpers/influx.js';
+import type { BenchOutcome, BenchPart, Flags } from './benchPart.js';
+import { cpuMeter, machineCpuMeter } from './procStats.js';
+
+/** The issue's bar: readings/s through the journal and forwarder at least this share of direct writes. */
+export const TARGET_RATIO = 0.8;
+/** Cores taken by other processes above which a phase's figure is not trusted. */
+const DISTURBED = 0.15;
+/** Readings per append, as a gateway's backlog publish; several appends share a group commit. */
+const CHUNK = 500;
+const CHUNKS_PER_TURN = 4;
+/** Cuffs the readings come from, four to a home (as the ingest part's fleet). */
+const DEVICES = 100;
+
+interface Params {
+  readings: number;
+  batch: number;
+  devices: number;
+  sync: 'full' | 'normal';
+}
+
+interface Phase {
+  readingsPerSecond: number;
+  seconds: number;
+  stored: number;
+}
+
+/** CPU over a phase, in cores: influxd, this process (the hub's thread), and everything else on the machine. */
+interface CpuShares {
+  influxd: number;
+  hub: number;
+  others: number;
+}
+
+/** Runs a phase while metering CPU: on a shared machine, other work takes cores from the two processes measured. */
+async function metered<T extends Phase>(influx: InfluxServer, phase: () => Promise<T>): Promise<T & { cpu: CpuShares }> {
+  const influxd = cpuMeter(influx.pid()!);
+  const self = cpuMeter(process.pid);
+  const machine = machineCpuMeter();
+  const result = await phase();
+  const [i, h, m] = [influxd.stop(), self.stop(), machine.stop()];
+  const others = Math.max(0, (m.busy - m.interrupts) * cpus().length - i.coreShare - h.coreShare);
+  return { ...result, cpu: { influxd: i.coreShare, hub: h.coreShare, others } };
+}
+
+const log = pino({ level: 'silent' });
+
+/** `n` plausible blood pressures from `devices` cuffs, one a second per cuff over the last hours (inside the raw policy, no backfill). */
+function readings(n: number, devices: number): Reading[] {
+  const start = Date.now() - 3 * 3600_000;
+  return Array.from({ length: n }, (_, i) => {
+    const d = i % devices;
+    const k = Math.floor(i / devices);
+    const home = `bench-h-${String(Math.floor(d / 4)).padStart(4, '0')}`;
+    return {
+      homeId: home, deviceId: `bench-bp-${String(d).padStart(4, '0')}`, residentId: `${home}-r`, id: `b-${i}`, type: 'blood_pressure',
+      ts: start + k * 1000 + d, receivedAt: start + k * 1000 + d + 40, values: { systolic: 110 + (i % 30), diastolic: 70 + (i % 15), pulse: 60 + (i % 25) },
+    };
+  });
+}
+
+function store(influx: InfluxServer, database: string): Influx1ReadingStore {
+  return new Influx1ReadingStore({ version: 1, url: new URL(influx.url), database }, log);
+}
+
+async function countIn(influx: InfluxServer, database: string): Promise<number> {
+  const [rows] = await influxQuery(influx.url, database, 'SELECT count(reading_id) FROM "anxin_raw"."blood_pressure"');
+  return Number(rows?.[0]?.count ?? 0);
+}
+
+function journal(sync: Params['sync']): { dir: string; db: Db; writer: GroupCommit; store: SqliteReadingStore; close(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'anxin-bench-influx-'));
+  const db = openDatabase(dir, sync);
+  const writer = new GroupCommit(db);
+  return {
+    dir, db, writer, store: new SqliteReadingStore(db, writer),
+    close() {
+      writer.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Appends like the ingest under load: a few gateway-sized chunks per event-loop turn, each turn one group commit. */
+async function append(store: SqliteReadingStore, all: Reading[]): Promise<void> {
+  for (let i = 0; i < all.length; i += CHUNK * CHUNKS_PER_TURN) {
+    const turn: Array<Promise<void>> = [];
+    for (let c = 0; c < CHUNKS_PER_TURN && i + c * CHUNK < all.length; c++) {
+      const chunk = all.slice(i + c * CHUNK, i + (c + 1) * CHUNK);
+      turn.push(new Promise((resolve, reject) => store.append(chunk, (err) => (err ? reject(err) : resolve()))));
+    }
+    await Promise.all(turn);
+  }
+}
+
+async function direct(influx: InfluxServer, p: Params, all: Reading[]): Promise<Phase> {
+  const sink = store(influx, 'bench_direct');
+  await sink.prepare();
+  const batches: JournalReading[][] = [];
+  for (let i = 0; i < all.length; i += p.batch) batches.push(all.slice(i, i + p.batch).map((r, j) => ({ ...r, seq: i + j + 1, tiebreak: 0 })));
+  const started = performance.now();
+  for (const b of batches) await sink.write(b);
+  const seconds = (performance.now() - started) / 1000;
+  return { readingsPerSecond: all.length / seconds, seconds, stored: await countIn(influx, 'bench_direct') };
+}
+
+async function storePath(influx: InfluxServer, p: Params, all: Reading[]): Promise<Phase & { appendPerSecond: number; maxLag: number; catchUpSeconds: number }> {
+  const j = journal(p.sync);
+  const sink = store(influx, 'bench_store');
+  await sink.prepare();
+  const forwarder = new JournalForwarder({ db: j.db, writer: j.writer, sink, log, batchSize: p.batch });
+  j.store.onStored((stored) => forwarder.notify(stored.length));
+  let maxLag = 0;
+  const sampler = setInterval(() => (maxLag = Math.max(maxLag, forwarder.lag())), 50);
+  try {
+    forwarder.start();
+    const started = performance.now();
+    await append(j.store, all);
+    const appended = performance.now();
+    if (!(await forwarder.drained(600_000))) throw new Error('the forwarder did not catch up in 10 minutes');
+    const done = performance.now();
+    const seconds = (done - started) / 1000;
+    return {
+      readingsPerSecond: all.length / seconds, seconds, stored: await countIn(influx, 'bench_store'),
+      appendPerSecond: all.length / ((appended - started) / 1000), maxLag, catchUpSeconds: (done - appended) / 1000,
+    };
+  } finally {
+    clearInterval(sampler);
+    await forwarder.stop();
+    j.close();
+  }
+}
+
+async function replay(influx: InfluxServer, p: Params, all: Reading[]): Promise<Phase> {
+  const j = journal(p.sync);
+  try {
+    await append(j.store, all); // the spool an outage left behind
+    const sink = store(influx, 'bench_replay');
+    await sink.prepare();
+    const forwarder = new JournalForwarder({ db: j.db, writer: j.writer, sink, log, batchSize: p.batch });
+    const started = performance.now();
+    forwarder.start();
+    const ok = await forwarder.drained(600_000);
+    const seconds = (performance.now() - started) / 1000;
+    await forwarder.stop();
+    if (!ok) throw new Error('the replay did not finish in 10 minutes');
+    return { readingsPerSecond: all.length / seconds, seconds, stored: await countIn(influx, 'bench_replay') };
+  } finally {
+    j.close();
+  }
+}
+
+async function runInfluxIngest(p: Params): Promise<BenchOutcome> {
+  const all = readings(p.readings, p.devices);
+  const influx = await startInflux();
+  try {
+    const d = await metered(influx, () => direct(influx, p, all));
+    const s = await metered(influx, () => storePath(influx, p, all));
+    const r = await metered(influx, () => replay(influx, p, all));
+    const problems = ([['direct', d], ['hub store path', s], ['spool replay', r]] as const)
+      .filter(([, phase]) => phase.stored !== p.readings)
+      .map(([name, phase]) => `${name}: ${phase.stored} readings in InfluxDB for ${p.readings} written`);
+    const ratio = s.readingsPerSecond / d.readingsPerSecond;
+    const verdict = ratio >= TARGET_RATIO ? 'PASS' : 'BELOW';
+    const notes = [
+      `${p.readings} blood-pressure readings from ${p.devices} cuffs; batches of ${p.batch}; influxd ${'1.x'} on loopback (WAL fsync on every write), SQLite journal ANXIN_SYNC=${p.sync}; ${cpus().length} core(s) shared by influxd and this process.`,
+      `Hub store path: appended ${CHUNK} at a time, ${CHUNKS_PER_TURN} per group commit, while the forwarder writes on the same event loop; its rate counts until InfluxDB confirmed the last reading.`,
+    ];
+    for (const [name, phase] of [['direct', d], ['hub store path', s], ['spool replay', r]] as const) {
+      if (phase.cpu.others > DISTURBED) notes.push(`${name}: other processes used ${pct(phase.cpu.others)} of a core meanwhile: this figure is disturbed; re-run on a quiet machine.`);
+    }
+    const disturbed = d.cpu.others > DISTURBED || s.cpu.others > DISTURBED;
+    notes.push(`Target: hub store path ≥ ${TARGET_RATIO} × direct writes; measured ${ratio.toFixed(2)} × → ${verdict}${disturbed ? ' (disturbed run: not conclusive)' : ''}.`);
+    const rate = (x: Phase) => x.readingsPerSecond.toFixed(0);
+    const table = {
+      columns: ['', 'direct writes', 'hub store path', 'spool replay'],
+      rows: [
+        ['readings/s into InfluxDB', rate(d), rate(s), rate(r)],
+        ['seconds', d.seconds.toFixed(2), s.seconds.toFixed(2), r.seconds.toFixed(2)],
+        ['in InfluxDB / written', `${d.stored} / ${p.readings}`, `${s.stored} / ${p.readings}`, `${r.stored} / ${p.readings}`],
+        ['journal appends/s', '', s.appendPerSecond.toFixed(0), ''],
+        ['max forwarder lag (readings); catch-up after last append (s)', '', `${s.maxLag}; ${s.catchUpSeconds.toFixed(2)}`, ''],
+        ['CPU influxd; hub process; others (of one core)', ...[d, s, r].map((x) => `${pct(x.cpu.influxd)}; ${pct(x.cpu.hub)}; ${pct(x.cpu.others)}`)],
+        ['÷ direct', '1.00', `${ratio.toFixed(2)} (${verdict})`, (r.readingsPerSecond / d.readingsPerSecond).toFixed(2)],
+      ],
+    };
+    const record = {
+      part: 'influx', at: new Date().toISOString(),
+      machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+      params: p, direct: d, storePath: s, replay: r, ratio, target: TARGET_RATIO, verdict, disturbed, notes, problems,
+    };
+    return { record, table, notes, problems };
+  } finally {
+    await influx.stop();
+  }
+}
+
+function pct(share: number): string {
+  return `${(share * 100).toFixed(0)} %`;
+}
+
+export const influxIngestPart: BenchPart = {
+  name: 'influx',
+  describe: 'InfluxDB 1.x as the store: journal + forwarder vs direct batched writes to the same influxd, and spool replay rate',
+  flags: { readings: '200000', batch: '5000', sync: 'full' },
+  plan(flags: Flags) {
+    const p: Params = {
+      readings: flags.integer('readings', 200_000, 1000, 5_000_000),
+      batch: flags.integer('batch', 5000, 100, 50_000),
+      devices: DEVICES,
+      sync: flags.choice('sync', ['full', 'normal'] as const, 'full'),
+    };
+    return () => runInfluxIngest(p);
+  },
+};

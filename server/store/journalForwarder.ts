@@ -1,0 +1,228 @@
+/**
+ * Forwards the readings journal (SQLite `readings`, ordered by `seq`) to a
+ * time-series store. The journal is where a reading becomes durable — the
+ * PUBACK goes after its group commit — so it is also the spool: while InfluxDB
+ * is slow or down, readings simply wait in it, the ingest never waits for
+ * InfluxDB, and nothing is held in memory but the batch being written.
+ *
+ * - Batches by size and time: a batch is written once `batchSize` readings are
+ *   waiting or `flushMs` after the previous write; a backlog goes out in full
+ *   batches back to back, in seq order.
+ * - The cursor (`forward_cursors`, one row per target) moves only after the
+ *   store confirmed a batch. A crash between the write and the cursor update
+ *   replays that batch, which is harmless: points are idempotent (same series
+ *   and time overwrite; see influxSchema.ts).
+ * - Failures (unreachable, 5xx, auth, missing database) are retried forever
+ *   with exponential backoff and equal jitter; points the store refuses for
+ *   good are counted and skipped, and stay in the journal.
+ */
+import type { Logger } from 'pino';
+import type { HubMetrics } from '../metrics.js';
+import type { GroupCommit } from './groupCommit.js';
+import type { Db } from './sqliteDb.js';
+import type { JournalReading, TimeSeriesSink } from './types.js';
+
+export interface ForwarderOptions {
+  db: Db;
+  writer: GroupCommit;
+  sink: TimeSeriesSink;
+  log: Logger;
+  metrics?: HubMetrics;
+  /** Readings per write (default 5000). */
+  batchSize?: number;
+  /** Longest a reading waits for its batch to fill, ms (default 1000). */
+  flushMs?: number;
+  /** Backoff after the first failure and its cap, ms (default 200 and 10 000). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** The hub's clock, for the cursor's `updated_at`. */
+  now?: () => number;
+  random?: () => number;
+}
+
+/** A journal row as `readBatch` returns it (raw mode: an array, in the SELECT's column order; cheaper than an object). */
+type Row = [
+  seq: number, deviceId: string, readingId: string, homeId: string, residentId: string | null,
+  type: JournalReading['type'], ts: number, receivedAt: number, vals: string, tiebreak: number,
+];
+
+export class JournalForwarder {
+  private readonly readBatch;
+  private readonly lastSeqStmt;
+  private readonly saveCursor;
+  private readonly batchSize: number;
+  private readonly flushMs: number;
+  private readonly minBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private cursorSeq: number;
+  private loop: Promise<void> | null = null;
+  private stopped = false;
+  private prepared = false;
+  private failures = 0;
+  private pending = 0;
+  private wakeUp: (() => void) | null = null;
+
+  constructor(private readonly o: ForwarderOptions) {
+    this.batchSize = o.batchSize ?? 5000;
+    this.flushMs = o.flushMs ?? 1000;
+    this.minBackoffMs = o.minBackoffMs ?? 200;
+    this.maxBackoffMs = o.maxBackoffMs ?? 10_000;
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? Math.random;
+    // The tiebreak counts earlier readings of the same series in the same millisecond (index
+    // readings_resident_type_ts): deterministic, so a replay lands on the same points.
+    this.readBatch = o.db.prepare(
+      `SELECT r.seq, r.device_id, r.reading_id, r.home_id, r.resident_id, r.type, r.ts, r.received_at, r.vals,
+         (SELECT count(*) FROM readings p WHERE p.resident_id IS r.resident_id AND p.type = r.type AND p.ts = r.ts
+            AND p.device_id = r.device_id AND p.seq < r.seq) AS tiebreak
+       FROM readings r WHERE r.seq > ? ORDER BY r.seq LIMIT ?`,
+    ).raw(true);
+    this.lastSeqStmt = o.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM readings');
+    this.saveCursor = o.db.prepare(
+      `INSERT INTO forward_cursors (target, seq, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (target) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
+    );
+    const row = o.db.prepare('SELECT seq FROM forward_cursors WHERE target = ?').get(o.sink.target) as { seq: number } | undefined;
+    this.cursorSeq = row?.seq ?? 0;
+  }
+
+  /** The last journal seq the store has confirmed. */
+  get cursor(): number {
+    return this.cursorSeq;
+  }
+
+  /** Readings in the journal the store has not confirmed yet. */
+  lag(): number {
+    return Math.max(0, (this.lastSeqStmt.get() as { seq: number }).seq - this.cursorSeq);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Tells the forwarder that `n` readings were journaled; a full batch is written without waiting for `flushMs`. */
+  notify(n: number): void {
+    this.pending += n;
+    if (this.pending >= this.batchSize) this.wake();
+  }
+
+  /** Resolves true once everything journaled so far is confirmed, false after `timeoutMs`. */
+  async drained(timeoutMs: number): Promise<boolean> {
+    const target = (this.lastSeqStmt.get() as { seq: number }).seq;
+    const until = Date.now() + timeoutMs;
+    while (this.cursorSeq < target) {
+      if (Date.now() > until || this.stopped) return false;
+      if (this.failures === 0) this.wake();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
+  /**
+   * Stops after the write in flight (at most `graceMs`; an abandoned write is
+   * replayed on the next start) and closes the store's client.
+   */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    if (this.loop) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.loop, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+    }
+    await this.o.sink.close().catch((err: unknown) => this.o.log.warn({ err }, 'closing the time-series client failed'));
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      let full: boolean;
+      try {
+        full = await this.step();
+      } catch (err) {
+        if (this.stopped) return;
+        this.failures += 1;
+        this.prepared = false; // set up again on recovery: the database may have been dropped meanwhile
+        this.o.metrics?.influxWriteErrors.inc();
+        const level = this.failures === 1 || this.failures % 20 === 0 ? 'warn' : 'debug';
+        this.o.log[level]({ err, target: this.o.sink.target, failures: this.failures, lag: this.lag() }, 'time-series write failed; the journal keeps the readings, retrying');
+        await this.sleep(this.backoffMs(), false);
+        continue;
+      }
+      if (!full) await this.sleep(this.flushMs, true);
+    }
+  }
+
+  /** Sets the store up when needed, then forwards one batch; true when it was full. */
+  private async step(): Promise<boolean> {
+    if (!this.prepared) {
+      await this.o.sink.prepare();
+      this.prepared = true;
+      this.o.log.info({ target: this.o.sink.target, cursor: this.cursorSeq, lag: this.lag() }, 'time-series store ready; forwarding the journal');
+    }
+    if (this.stopped) return false;
+    const full = await this.forwardOnce();
+    if (this.failures > 0) this.o.log.info({ target: this.o.sink.target, failures: this.failures, lag: this.lag() }, 'time-series store reachable again; replaying the journal in order');
+    this.failures = 0;
+    return full;
+  }
+
+  /** Writes the next batch; true when it was full (more may be waiting). */
+  private async forwardOnce(): Promise<boolean> {
+    const rows = this.readBatch.all(this.cursorSeq, this.batchSize) as Row[];
+    this.pending = 0;
+    this.updateLag();
+    if (rows.length === 0) return false;
+    const batch = rows.map(toJournalReading);
+    const started = process.hrtime.bigint();
+    const result = await this.o.sink.write(batch);
+    this.o.metrics?.influxWriteLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const last = batch[batch.length - 1]!.seq;
+    await this.o.writer.run(() => this.saveCursor.run(this.o.sink.target, last, this.now()));
+    this.cursorSeq = last;
+    this.o.metrics?.influxPointsWritten.inc(batch.length - result.refused);
+    if (result.refused > 0) {
+      this.o.metrics?.influxPointsRefused.inc(result.refused);
+      this.o.log.warn({ target: this.o.sink.target, refused: result.refused, reason: result.refusal, seqs: [batch[0]!.seq, last] },
+        'the time-series store refused points for good; they stay in the journal');
+    }
+    this.updateLag();
+    return rows.length === this.batchSize;
+  }
+
+  private updateLag(): void {
+    this.o.metrics?.influxLag.set(this.lag());
+  }
+
+  /** Exponential with equal jitter: half the step fixed, half random, so retries of many hubs spread out. */
+  private backoffMs(): number {
+    const step = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** Math.min(this.failures - 1, 30));
+    return step / 2 + this.random() * (step / 2);
+  }
+
+  /** Waits `ms`; a wakeable wait ends early when a full batch is waiting (never a backoff). */
+  private sleep(ms: number, wakeable: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        if (wakeable || this.stopped) done();
+      };
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakeUp === wake) this.wakeUp = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = wake;
+    });
+  }
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+}
+
+function toJournalReading([seq, deviceId, id, homeId, residentId, type, ts, receivedAt, vals, tiebreak]: Row): JournalReading {
+  return { seq, homeId, deviceId, residentId, id, type, ts, receivedAt, values: JSON.parse(vals) as JournalReading['values'], tiebreak };
+}
