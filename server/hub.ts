@@ -4,6 +4,7 @@
  * stop accepting, commit what was queued, close connections, close the store.
  */
 import type { Logger } from 'pino';
+import type { Reading } from '../devices/validateReading.js';
 import { Topics } from '../devices/topics.js';
 import { buildHttp, type Http } from './api/http.js';
 import { HubBroker } from './broker/broker.js';
@@ -95,15 +96,16 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   // Benchmarks only (bench/alerts.ts): measures what judging readings costs. Never in production.
   const rulesOff = process.env.ANXIN_BENCH_NO_RULES === '1';
   if (rulesOff) log.warn('ANXIN_BENCH_NO_RULES=1: readings are stored but NOT judged by the rules (benchmark mode)');
+  // Inside the readings' transaction this is a savepoint: a fault in the rules must not refuse
+  // the readings themselves (the device would resend them forever). Built once: it runs per publish.
+  const judge = db.transaction((stored: Reading[]) => {
+    engine.onReadingsStored(stored);
+    watchdog.onReadingsStored(stored);
+  });
   if (!rulesOff) readings.onStored((stored) => {
-    // A savepoint: a fault in the rules must not refuse the readings themselves (the device
-    // would resend them forever). It is logged and counted, and the rest of the batch goes on.
     const marks = [engine.mark(), eventLog.mark()] as const;
     try {
-      db.transaction(() => {
-        engine.onReadingsStored(stored);
-        watchdog.onReadingsStored(stored);
-      })();
+      judge(stored);
     } catch (err) {
       eventLog.rollbackTo(marks[1]);
       engine.rollbackTo(marks[0]);

@@ -14,12 +14,11 @@ import type { Logger } from 'pino';
 import type { Reading } from '../../devices/validateReading.js';
 import type { Topics } from '../../devices/topics.js';
 import type { EventLog } from '../realtime/eventLog.js';
-import { evaluateReading } from '../rules/readingRules.js';
+import { evaluateReading, ruleInputs } from '../rules/readingRules.js';
 import type { RuleConfig } from '../rules/ruleConfig.js';
-import { claimDeadlineMs, thresholdsFor } from '../rules/ruleConfig.js';
-import { ruleContext } from '../rules/ruleMatch.js';
+import { claimDeadlineMs } from '../rules/ruleConfig.js';
 import { bpTrend } from '../rules/trendRules.js';
-import { SEVERITY_RANK, type RuleMatch, type Severity, type Targets } from '../rules/types.js';
+import { SEVERITY_RANK, type RuleMatch, type Severity, type Targets, type Thresholds } from '../rules/types.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import type { GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
@@ -58,10 +57,13 @@ export class AlertEngine {
   private readonly resolved = new Map<string, ResolvedMark>();
   private afterCommit: Array<() => void> = [];
   private readonly trendStmt;
+  /** Per resident: readings at or above the bp_trend threshold in the window (see highReadings). */
+  private readonly trendWindows = new Map<string, { threshold: number; entries: Array<{ ts: number; systolic: number }> }>();
 
   constructor(private readonly deps: AlertEngineDeps) {
     this.trendStmt = deps.db.prepare(
-      "SELECT ts, vals FROM readings WHERE resident_id = ? AND type = 'blood_pressure' AND ts >= ? AND ts <= ? ORDER BY ts",
+      `SELECT ts, json_extract(vals, '$.systolic') AS systolic FROM readings
+       WHERE resident_id = ? AND type = 'blood_pressure' AND ts >= ? AND json_extract(vals, '$.systolic') >= ? ORDER BY ts`,
     );
     deps.writer.addHooks({
       committed: () => this.runAfterCommit(),
@@ -76,6 +78,7 @@ export class AlertEngine {
 
   /** Rebuilds the index of unresolved alerts from the store. */
   reload(): void {
+    this.trendWindows.clear();
     this.open.clear();
     for (const a of this.deps.alerts.unresolved()) this.open.set(a.dedupeKey, a);
     this.resolved.clear();
@@ -121,17 +124,37 @@ export class AlertEngine {
   private evaluate(r: Reading): RuleMatch | null {
     const { config, directory } = this.deps;
     const targets = (r.residentId ? directory.residentInfo(r.residentId)?.targets : undefined) as Targets | undefined;
-    const match = evaluateReading(r, config, targets ?? {}, r.receivedAt);
+    const match = evaluateReading(r, config, targets, r.receivedAt);
     const systolic = r.values.systolic;
     if (r.type !== 'blood_pressure' || r.residentId === null || typeof systolic !== 'number') return match;
-    const t = thresholdsFor(config, 'bp_trend', targets);
+    const [t, ctx] = ruleInputs(config, 'bp_trend', targets);
     if (systolic < (t.systolic ?? Infinity)) return match;
-    const windowMs = (t.windowDays ?? 7) * 24 * 3600_000;
-    const recent = (this.trendStmt.all(r.residentId, r.ts - windowMs, r.ts) as Array<{ ts: number; vals: string }>)
-      .map((row) => ({ ts: row.ts, systolic: (JSON.parse(row.vals) as { systolic: number }).systolic }));
-    const trend = bpTrend(recent, r.ts, t, ruleContext(config, 'bp_trend', targets));
+    const trend = bpTrend(this.highReadings(r.residentId, r.ts, systolic, t), r.ts, t, ctx);
     if (!trend) return match;
     return !match || SEVERITY_RANK[trend.severity] > SEVERITY_RANK[match.severity] ? trend : match;
+  }
+
+  /**
+   * A resident's recent readings at or above the trend threshold, this one
+   * included: loaded from the journal once (SQL filters them), then kept in
+   * memory and pruned, so judging a trend costs no query per reading.
+   */
+  private highReadings(residentId: string, ts: number, systolic: number, t: Thresholds): Array<{ ts: number; systolic: number }> {
+    const windowMs = (t.windowDays ?? 7) * 24 * 3600_000;
+    const threshold = t.systolic!;
+    let w = this.trendWindows.get(residentId);
+    if (!w || w.threshold !== threshold) {
+      // This reading is already in the journal (same transaction), so the query includes it.
+      const rows = this.trendStmt.all(residentId, ts - windowMs, threshold) as Array<{ ts: number; systolic: number }>;
+      w = { threshold, entries: rows };
+      this.trendWindows.set(residentId, w);
+    } else {
+      w.entries.push({ ts, systolic });
+    }
+    // Keep what any reading still to come can count: the window before the newest measurement seen.
+    const newest = w.entries.reduce((m, e) => Math.max(m, e.ts), ts);
+    if (w.entries.length > 16 && w.entries[0]!.ts < newest - windowMs) w.entries = w.entries.filter((e) => e.ts >= newest - windowMs);
+    return w.entries;
   }
 
   /**

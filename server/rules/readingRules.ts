@@ -225,17 +225,37 @@ export const LATE_SEVERITY_CAP: Severity = 'warning';
 export const LATE_EXEMPT_RULES: readonly RuleId[] = ['fall', 'sos'];
 
 /**
+ * Thresholds and context of a rule for one configuration and one resident's
+ * targets, computed once: both are immutable (the config is frozen; a targets
+ * object is replaced, never changed, when a doctor edits it), and this runs for
+ * every rule of every reading.
+ */
+const inputsCache = new WeakMap<RuleConfig, WeakMap<Targets, Map<RuleId, [Thresholds, RuleContext]>>>();
+const NO_TARGETS: Targets = Object.freeze({});
+
+export function ruleInputs(config: RuleConfig, rule: RuleId, targets: Targets = NO_TARGETS): [Thresholds, RuleContext] {
+  let byTargets = inputsCache.get(config);
+  if (!byTargets) inputsCache.set(config, (byTargets = new WeakMap()));
+  let byRule = byTargets.get(targets);
+  if (!byRule) byTargets.set(targets, (byRule = new Map()));
+  let inputs = byRule.get(rule);
+  if (!inputs) byRule.set(rule, (inputs = [thresholdsFor(config, rule, targets), ruleContext(config, rule, targets)]));
+  return inputs;
+}
+
+/**
  * The most severe match of one reading (SPEC §4: only it raises an alert), with
  * the resident's targets applied, or null. Late — arrived (`receivedAt`, or
  * `now` when the hub evaluates it even later, e.g. after a restart) more than
  * `lateAfterMinutes` after `ts` — caps the severity at `warning`, except fall and
  * SOS, which keep theirs; both are marked `late`.
  */
-export function evaluateReading(reading: RuleReading, config: RuleConfig, targets: Targets = {}, now?: number): RuleMatch | null {
+export function evaluateReading(reading: RuleReading, config: RuleConfig, targets: Targets = NO_TARGETS, now?: number): RuleMatch | null {
   let best: RuleMatch | null = null;
   for (const rule of READING_RULES) {
     if (!rule.appliesTo.includes(reading.type)) continue;
-    const match = rule.evaluate(reading, thresholdsFor(config, rule.id, targets), ruleContext(config, rule.id, targets));
+    const [thresholds, ctx] = ruleInputs(config, rule.id, targets);
+    const match = rule.evaluate(reading, thresholds, ctx);
     if (match && (!best || SEVERITY_RANK[match.severity] > SEVERITY_RANK[best.severity])) best = match;
   }
   if (!best) return null;
