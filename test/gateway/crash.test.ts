@@ -6,9 +6,8 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, tempDataDir } from '../helpers/hub.js';
 import { freePort, spawnHub, type HubProcess } from '../helpers/process.js';
-import { hubReadingCount, hubReadings, LineClient, provision, spawnGateway, stopChild, waitFor, writeGatewayConfig, type GatewayProcess } from './helpers.js';
+import { hubReadingCount, hubReadings, LineClient, hubForGateway, spawnGateway, stopChild, waitFor, writeGatewayConfig, type GatewayProcess } from './helpers.js';
 
 const TOTAL = 5000;
 
@@ -21,14 +20,9 @@ afterAll(async () => {
 
 describe('gateway crash', () => {
   it('loses nothing and stores nothing twice when killed with -9 mid-flush', async () => {
-    const hubDir = tempDataDir();
-    const gwDir = tempDataDir();
-    dirs.push(hubDir, gwDir);
-    const ports = { http: await freePort(), mqtt: await freePort() };
-    const env = { ANXIN_DATA_DIR: hubDir, ANXIN_ADMIN_PASSWORD: ADMIN_PASSWORD };
-    let hub = await spawnHub(env, ports);
-    children.push(hub);
-    const { gatewaySecret } = await provision(hub);
+    const setup = await hubForGateway(dirs, children);
+    const { hubDir, gwDir, ports, env, gatewaySecret } = setup;
+    let hub = setup.hub;
     const inputPort = await freePort();
     // Small batches, one in flight: the flush takes long enough to be interrupted.
     const config = writeGatewayConfig(gwDir, {

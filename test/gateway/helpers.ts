@@ -9,8 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ADMIN_PASSWORD, exampleDocument, secretOf, type ImportAnswer } from '../helpers/hub.js';
-import { httpJson, type HubProcess } from '../helpers/process.js';
+import { ADMIN_PASSWORD, exampleDocument, secretOf, tempDataDir, type ImportAnswer } from '../helpers/hub.js';
+import { freePort, httpJson, spawnHub, type HubProcess } from '../helpers/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -32,6 +32,23 @@ export async function provision(hub: HubProcess): Promise<Provisioned> {
   const answer = body as ImportAnswer;
   const operatorPassword = answer.users.find((u) => u.username === OPERATOR)!.password;
   return { gatewaySecret: secretOf(answer, 'gw-0001'), operatorPassword, adminToken: session.token as string };
+}
+
+/**
+ * A hub child process on fixed free ports (so it can be restarted on them), provisioned
+ * with the example home, and a data dir for a gateway. Dirs and processes are pushed
+ * to the caller's lists for cleanup.
+ */
+export async function hubForGateway(dirs: string[], children: Array<{ child: ChildProcess }>) {
+  const hubDir = tempDataDir();
+  const gwDir = tempDataDir();
+  dirs.push(hubDir, gwDir);
+  const ports = { http: await freePort(), mqtt: await freePort() };
+  const env = { ANXIN_DATA_DIR: hubDir, ANXIN_ADMIN_PASSWORD: ADMIN_PASSWORD };
+  const hub = await spawnHub(env, ports);
+  children.push(hub);
+  const { gatewaySecret } = await provision(hub);
+  return { hub, hubDir, gwDir, ports, env, gatewaySecret };
 }
 
 export function writeGatewayConfig(dir: string, config: Record<string, unknown>): string {

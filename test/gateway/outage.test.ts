@@ -6,9 +6,8 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, tempDataDir } from '../helpers/hub.js';
 import { freePort, spawnHub, type HubProcess } from '../helpers/process.js';
-import { hubGatewayStatus, hubReadingCount, hubReadings, LineClient, provision, sleep, spawnGateway, stopChild, waitFor, writeGatewayConfig, type GatewayProcess } from './helpers.js';
+import { hubGatewayStatus, hubReadingCount, hubReadings, LineClient, hubForGateway, sleep, spawnGateway, stopChild, waitFor, writeGatewayConfig, type GatewayProcess } from './helpers.js';
 
 const OUTAGE_MS = 60_000;
 const READINGS = 1000;
@@ -22,14 +21,9 @@ afterAll(async () => {
 
 describe('hub outage', () => {
   it(`stores all ${READINGS} readings produced during a ${OUTAGE_MS / 1000} s outage exactly once, in order`, async () => {
-    const hubDir = tempDataDir();
-    const gwDir = tempDataDir();
-    dirs.push(hubDir, gwDir);
-    const ports = { http: await freePort(), mqtt: await freePort() };
-    const env = { ANXIN_DATA_DIR: hubDir, ANXIN_ADMIN_PASSWORD: ADMIN_PASSWORD };
-    let hub = await spawnHub(env, ports);
-    children.push(hub);
-    const { gatewaySecret } = await provision(hub);
+    const setup = await hubForGateway(dirs, children);
+    const { hubDir, gwDir, ports, env, gatewaySecret } = setup;
+    let hub = setup.hub;
 
     const inputPort = await freePort();
     const config = writeGatewayConfig(gwDir, {

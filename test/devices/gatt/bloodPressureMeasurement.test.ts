@@ -1,22 +1,12 @@
 /** Blood Pressure Measurement (0x2A35): published vectors, every flag combination, every refusal. */
 import { describe, expect, it } from 'vitest';
 import { applyDeviceClock } from '../../../devices/deviceClock.js';
-import { GattDecodeError, decodeBloodPressureMeasurement, type BloodPressureGattReading } from '../../../devices/gatt/index.js';
+import { decodeBloodPressureMeasurement, type BloodPressureGattReading } from '../../../devices/gatt/index.js';
 import { validateReading } from '../../../devices/validateReading.js';
-import { bpFrame, fromHex, sfloat, type BpFields } from './frames.js';
+import { bpFrame, fromHex, sfloat, type BpFields, refusal } from './frames.js';
 
 const NOW = Date.parse('2024-06-01T12:00:00Z');
 const decode = (h: string | Uint8Array) => decodeBloodPressureMeasurement(typeof h === 'string' ? fromHex(h) : h);
-
-function refusal(fn: () => unknown): GattDecodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof GattDecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a GattDecodeError');
-}
 
 describe('published vectors', () => {
   it.each<{ name: string; hex: string; expected: BloodPressureGattReading }>([

@@ -1,3 +1,4 @@
+import { GattDecodeError } from '../../../devices/gatt/index.js';
 /**
  * Builds GATT frames field by field, for hand-crafted vectors: every flag
  * combination, every special value, every truncation. Little-endian, as on air.
@@ -63,3 +64,14 @@ export function glucoseFrame(f: GlucoseFields): Uint8Array {
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex').toUpperCase();
 export const fromHex = (h: string): Uint8Array => new Uint8Array(Buffer.from(h.replace(/\s/g, ''), 'hex'));
+
+/** The decoder's refusal of `fn`; fails the test when it returns or throws anything else. */
+export function refusal(fn: () => unknown): GattDecodeError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof GattDecodeError) return e;
+    throw e;
+  }
+  throw new Error('expected a GattDecodeError');
+}

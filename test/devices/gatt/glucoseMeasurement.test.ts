@@ -1,22 +1,12 @@
 /** Glucose Measurement (0x2A18): published vectors, every flag combination, units, sample codes, refusals. */
 import { describe, expect, it } from 'vitest';
 import { applyDeviceClock } from '../../../devices/deviceClock.js';
-import { GattDecodeError, SENSOR_STATUS, decodeGlucoseMeasurement, type GlucoseGattReading } from '../../../devices/gatt/index.js';
+import { SENSOR_STATUS, decodeGlucoseMeasurement, type GlucoseGattReading } from '../../../devices/gatt/index.js';
 import { validateReading } from '../../../devices/validateReading.js';
-import { fromHex, glucoseFrame, sfloat, type GlucoseFields } from './frames.js';
+import { fromHex, glucoseFrame, sfloat, type GlucoseFields, refusal } from './frames.js';
 
 const NOW = Date.parse('2024-06-01T12:00:00Z');
 const decode = (h: string | Uint8Array) => decodeGlucoseMeasurement(typeof h === 'string' ? fromHex(h) : h);
-
-function refusal(fn: () => unknown): GattDecodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof GattDecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a GattDecodeError');
-}
 
 describe('published vectors', () => {
   // NordicSemiconductor/Android-BLE-Common-Library ble-common/src/test/java/no/nordicsemi/android/ble/common/

@@ -1,18 +1,9 @@
 /** IEEE 11073-20601 SFLOAT and FLOAT: values, exact decimal scaling, special values refused. */
 import { describe, expect, it } from 'vitest';
-import { GattDecodeError, decodeFloat, decodeSfloat, floatSpecial, sfloatSpecial } from '../../../devices/gatt/index.js';
+import { decodeFloat, decodeSfloat, floatSpecial, sfloatSpecial } from '../../../devices/gatt/index.js';
+import { refusal } from './frames.js';
 
 const hex4 = (raw: number) => `0x${raw.toString(16).toUpperCase().padStart(4, '0')}`;
-
-function refusal(fn: () => unknown): GattDecodeError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof GattDecodeError) return e;
-    throw e;
-  }
-  throw new Error('expected a GattDecodeError');
-}
 
 describe('decodeSfloat', () => {
   it.each([
