@@ -22,7 +22,7 @@ import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
 import { httpJson } from '../test/helpers/process.js';
 import type { BenchOutcome, BenchPart, Flags } from './benchPart.js';
 import { DISTURBED, machineCaveats, measure, pct, type IngestParams, type TargetFigures } from './ingest.js';
-import { fleet, provisionHub, scrapeMetrics, startHub, storeFiguresBetween, type Figure, type ProvisionedHub } from './ingestTargets.js';
+import { fleet, fleetDocument, provisionHub, scrapeMetrics, startHub, storeFiguresBetween, type Figure, type ProvisionedHub } from './ingestTargets.js';
 import { ABNORMAL_MIXES, ABNORMAL_READINGS, LoadGenerator, wallClockMs, type AbnormalMix, type LoadDevice, type LoadResult } from './loadGenerator.js';
 import { readRssBytes, summarizeLatency, windowCpuMeter, type LatencySummary, type WindowCpu } from './procStats.js';
 
@@ -59,22 +59,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** `n` bp cuffs, each bound to its own resident, homes of four residents (the ingest fleet's ids). */
 function residentFleet(n: number): LoadDevice[] {
   return fleet(n, RESIDENTS_PER_HOME);
-}
-
-const residentOf = (deviceId: string) => `${deviceId}-r`;
-
-function residentFleetDocument(devices: LoadDevice[]): object {
-  const homes = new Map<string, LoadDevice[]>();
-  for (const d of devices) homes.set(d.homeId, [...(homes.get(d.homeId) ?? []), d]);
-  return {
-    homes: [...homes].map(([homeId, ds]) => ({
-      id: homeId,
-      address: `benchmark home ${homeId}`,
-      residents: ds.map((d) => ({ id: residentOf(d.id), name: `resident of ${d.id}` })),
-      devices: ds.map((d) => ({ id: d.id, type: 'bp_cuff', resident: residentOf(d.id) })),
-    })),
-    users: [{ username: OPERATOR, role: 'operator', name: 'benchmark operator' }],
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -320,7 +304,7 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
   const problems: string[] = [];
   const all = residentFleet(Math.max(p.devices, p.residents));
   const provisionT0 = performance.now();
-  const template = await provisionHub(residentFleetDocument(all), p.sync);
+  const template = await provisionHub(fleetDocument(all, { residentPerDevice: true, users: [{ username: OPERATOR, role: 'operator', name: 'benchmark operator' }] }), p.sync);
   const provisionSeconds = (performance.now() - provisionT0) / 1000;
   let legs: Leg[];
   let latency: LatencyFigures;

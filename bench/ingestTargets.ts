@@ -43,19 +43,25 @@ export function fleet(devices: number, perHome: number): LoadDevice[] {
   return Array.from({ length: devices }, (_, i) => ({ id: `bench-bp-${pad(i)}`, homeId: `bench-h-${pad(Math.floor(i / perHome))}` }));
 }
 
-/** The import document (SPEC §6) that provisions `fleet(...)`. */
-export function fleetDocument(devices: LoadDevice[]): object {
+/**
+ * The import document (SPEC §6) that provisions `fleet(...)`: one resident per home
+ * sharing its cuffs, or with `residentPerDevice` one resident per cuff (the alerts part).
+ */
+export function fleetDocument(devices: LoadDevice[], opts: { residentPerDevice?: boolean; users?: object[] } = {}): object {
   const homes = new Map<string, LoadDevice[]>();
   for (const d of devices) homes.set(d.homeId, [...(homes.get(d.homeId) ?? []), d]);
+  const residentOf = (d: LoadDevice) => (opts.residentPerDevice ? `${d.id}-r` : `${d.homeId}-r`);
   return {
     homes: [...homes].map(([homeId, ds]) => ({
       id: homeId,
       address: `benchmark home ${homeId}`,
-      residents: [{ id: `${homeId}-r`, name: `resident of ${homeId}` }],
-      gateway: { id: `${homeId}-gw` },
-      devices: ds.map((d) => ({ id: d.id, type: 'bp_cuff', resident: `${homeId}-r` })),
+      residents: opts.residentPerDevice
+        ? ds.map((d) => ({ id: residentOf(d), name: `resident of ${d.id}` }))
+        : [{ id: `${homeId}-r`, name: `resident of ${homeId}` }],
+      ...(!opts.residentPerDevice && { gateway: { id: `${homeId}-gw` } }),
+      devices: ds.map((d) => ({ id: d.id, type: 'bp_cuff', resident: residentOf(d) })),
     })),
-    users: [],
+    users: opts.users ?? [],
   };
 }
 

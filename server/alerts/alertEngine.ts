@@ -39,6 +39,9 @@ export interface AlertEngineDeps {
   now: () => number;
 }
 
+/** High readings kept per resident for bp_trend (it needs 3 in 7 days). */
+const TREND_KEEP = 64;
+
 /** Reading types whose arrival is pushed to screens as a `reading` event. */
 const STREAMED_TYPES = new Set(['blood_pressure', 'glucose', 'fall', 'sos']);
 
@@ -58,7 +61,7 @@ export class AlertEngine {
   private afterCommit: Array<() => void> = [];
   private readonly trendStmt;
   /** Per resident: readings at or above the bp_trend threshold in the window (see highReadings). */
-  private readonly trendWindows = new Map<string, { threshold: number; entries: Array<{ ts: number; systolic: number }> }>();
+  private readonly trendWindows = new Map<string, { threshold: number; newest: number; entries: Array<{ ts: number; systolic: number }> }>();
 
   constructor(private readonly deps: AlertEngineDeps) {
     this.trendStmt = deps.db.prepare(
@@ -145,15 +148,19 @@ export class AlertEngine {
     let w = this.trendWindows.get(residentId);
     if (!w || w.threshold !== threshold) {
       // This reading is already in the journal (same transaction), so the query includes it.
-      const rows = this.trendStmt.all(residentId, ts - windowMs, threshold) as Array<{ ts: number; systolic: number }>;
-      w = { threshold, entries: rows };
+      const entries = this.trendStmt.all(residentId, ts - windowMs, threshold) as Array<{ ts: number; systolic: number }>;
+      w = { threshold, newest: entries.reduce((m, e) => Math.max(m, e.ts), ts), entries };
       this.trendWindows.set(residentId, w);
     } else {
       w.entries.push({ ts, systolic });
+      w.newest = Math.max(w.newest, ts);
     }
-    // Keep what any reading still to come can count: the window before the newest measurement seen.
-    const newest = w.entries.reduce((m, e) => Math.max(m, e.ts), ts);
-    if (w.entries.length > 16 && w.entries[0]!.ts < newest - windowMs) w.entries = w.entries.filter((e) => e.ts >= newest - windowMs);
+    // Bounded: what a later reading can still count (the window before the newest measurement),
+    // and the newest half of TREND_KEEP of those (trimmed in steps), far more than a trend needs.
+    if (w.entries.length > TREND_KEEP) {
+      const from = w.newest - windowMs;
+      w.entries = w.entries.filter((e) => e.ts >= from).sort((a, b) => a.ts - b.ts).slice(-TREND_KEEP / 2);
+    }
     return w.entries;
   }
 

@@ -96,14 +96,19 @@ export const sos: ReadingRuleFn = (r, _t, ctx = defaultContext('sos')) => {
   };
 };
 
-/** systolic ≥ t.systolic or diastolic ≥ t.diastolic. */
-export const bpCrisis: ReadingRuleFn = (r, t, ctx = defaultContext('bp_crisis')) => {
-  const bp = bpOf(r);
-  if (!bp) return null;
+/** Which of systolic ≥ t.systolic and diastolic ≥ t.diastolic hold (bp_crisis, bp_high). */
+function atOrAbove(bp: { systolic: number; diastolic: number }, t: Thresholds) {
   const found = [];
   if (bp.systolic >= t.systolic!) found.push(crossed('systolic', SYSTOLIC, whole(bp.systolic, t.systolic), '≥', t.systolic!, MMHG));
   if (bp.diastolic >= t.diastolic!) found.push(crossed('diastolic', DIASTOLIC, whole(bp.diastolic, t.diastolic), '≥', t.diastolic!, MMHG));
-  if (found.length === 0) return null;
+  return found;
+}
+
+/** systolic ≥ t.systolic or diastolic ≥ t.diastolic. */
+export const bpCrisis: ReadingRuleFn = (r, t, ctx = defaultContext('bp_crisis')) => {
+  const bp = bpOf(r);
+  const found = bp ? atOrAbove(bp, t) : [];
+  if (!bp || found.length === 0) return null;
   const name = text('高血压危象', 'Hypertensive crisis');
   return matchOf('bp_crisis', ctx.severity.severity!, bpTitle(name, bp, t.systolic, t.diastolic), found,
     text('高血压危象：询问症状，休息 5 分钟后复测', 'hypertensive crisis: ask for symptoms, re-measure after 5 min rest'), ctx);
@@ -121,11 +126,8 @@ export const bpSevere: ReadingRuleFn = (r, t, ctx = defaultContext('bp_severe'))
 /** systolic ≥ t.systolic or diastolic ≥ t.diastolic. */
 export const bpHigh: ReadingRuleFn = (r, t, ctx = defaultContext('bp_high')) => {
   const bp = bpOf(r);
-  if (!bp) return null;
-  const found = [];
-  if (bp.systolic >= t.systolic!) found.push(crossed('systolic', SYSTOLIC, whole(bp.systolic, t.systolic), '≥', t.systolic!, MMHG));
-  if (bp.diastolic >= t.diastolic!) found.push(crossed('diastolic', DIASTOLIC, whole(bp.diastolic, t.diastolic), '≥', t.diastolic!, MMHG));
-  if (found.length === 0) return null;
+  const found = bp ? atOrAbove(bp, t) : [];
+  if (!bp || found.length === 0) return null;
   return matchOf('bp_high', ctx.severity.severity!, bpTitle(text('血压偏高', 'High blood pressure'), bp, t.systolic, t.diastolic), found,
     text('2 级高血压，请医生查看', 'grade 2 hypertension, for the doctor'), ctx);
 };
