@@ -60,7 +60,8 @@ interface ConnectionParams {
   keepaliveSeconds: number;
   maxPending: number;
   sync: 'full' | 'normal';
-  heapSnapshot: boolean;
+  /** Heap snapshots before and after connecting, and a CPU profile of the idle window, into bench/results/. */
+  profile: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -314,6 +315,8 @@ async function runLevel(n: number, p: ConnectionParams, template: ProvisionedHub
     inspector = await HubInspector.open(inspectPort);
     await sleep(2000);
     const before = await hubMemory(hub, inspector);
+    const results = (name: string) => fileURLToPath(new URL(`./results/connections-${n}-${name}`, import.meta.url));
+    if (p.profile) await inspector.heapSnapshot(results('before.heapsnapshot'));
     const port = Number(new URL(hub.mqttUrl).port);
     const per = Math.ceil(n / Math.max(p.processes, Math.ceil(n / (fileLimit - FD_RESERVE))));
     for (let first = 0; first < n; first += per) swarms.push(Swarm.start());
@@ -333,11 +336,17 @@ async function runLevel(n: number, p: ConnectionParams, template: ProvisionedHub
     // Connection records and their events are written by group commit: let them land.
     await sleep(3000);
     const connected = await hubMemory(hub, inspector);
-    if (p.heapSnapshot) await inspector.heapSnapshot(fileURLToPath(new URL(`./results/connections-${n}.heapsnapshot`, import.meta.url)));
+    if (p.profile) {
+      await inspector.heapSnapshot(results('connected.heapsnapshot'));
+      await sleep(2000);
+      await inspector.call('Profiler.enable');
+      await inspector.call('Profiler.start');
+    }
 
     const idle = cpuMeter(hub.pid);
     await sleep(p.idleSeconds * 1000);
     const idleCoreShare = idle.stop().coreShare;
+    if (p.profile) writeFileSync(results('idle.cpuprofile'), JSON.stringify((await inspector.call('Profiler.stop') as { profile: object }).profile));
 
     const window = windowCpuMeter(hub.pid);
     const clientCpu = swarms.map((s) => cpuMeter(s.pid));
@@ -345,12 +354,12 @@ async function runLevel(n: number, p: ConnectionParams, template: ProvisionedHub
     await sleep(p.seconds * 1000);
     await Promise.all(swarms.map((s) => s.ask({ cmd: 'stop' }, 'stopped')));
     const cpu = window.stop(clientCpu.reduce((sum, m) => sum + m.stop().coreShare, 0));
-    const results = await Promise.all(swarms.map((s) => s.ask({ cmd: 'finish', drainMs: 10_000 }, 'result')));
+    const finished = await Promise.all(swarms.map((s) => s.ask({ cmd: 'finish', drainMs: 10_000 }, 'result')));
     const after = await hubMemory(hub, inspector);
     const clientsRss = swarms.reduce((sum, s) => sum + readRssBytes(s.pid), 0);
 
-    const sum = (k: 'published' | 'acked' | 'unacked' | 'skipped' | 'pings' | 'closedEarly') => results.reduce((t, r) => t + r[k], 0);
-    const latency = summarizeLatency(Float64Array.from(results.flatMap((r) => [...r.latencyUs])));
+    const sum = (k: 'published' | 'acked' | 'unacked' | 'skipped' | 'pings' | 'closedEarly') => finished.reduce((t, r) => t + r[k], 0);
+    const latency = summarizeLatency(Float64Array.from(finished.flatMap((r) => [...r.latencyUs])));
     const died = hub.died();
     if (died !== null) problems.push(`${n}: the hub died (${died}):\n${hub.output().slice(-2000)}`);
     if (sum('unacked') > 0) problems.push(`${n}: ${sum('unacked')} heartbeats still unacknowledged 10 s after the window`);
@@ -480,7 +489,7 @@ async function run(p: ConnectionParams): Promise<BenchOutcome> {
 export const connectionsPart: BenchPart = {
   name: 'connections',
   describe: 'hold 10k/50k/100k device connections on one hub: memory per connection, connect rate, heartbeat latency',
-  flags: { max: '100000', processes: '4', seconds: '20', 'idle-seconds': '5', 'heartbeat-seconds': '60', keepalive: '120', 'max-pending': '400', sync: 'full', 'heap-snapshot': '0' },
+  flags: { max: '100000', processes: '4', seconds: '20', 'idle-seconds': '5', 'heartbeat-seconds': '60', keepalive: '120', 'max-pending': '400', sync: 'full', profile: '0' },
   plan(flags: Flags) {
     const p: ConnectionParams = {
       max: flags.integer('max', 100_000, 100, 200_000),
@@ -491,7 +500,7 @@ export const connectionsPart: BenchPart = {
       keepaliveSeconds: flags.integer('keepalive', 120, 10, 3600),
       maxPending: flags.integer('max-pending', 400, 1, 5000),
       sync: flags.choice('sync', ['full', 'normal'] as const, 'full'),
-      heapSnapshot: flags.integer('heap-snapshot', 0, 0, 1) === 1,
+      profile: flags.integer('profile', 0, 0, 1) === 1,
     };
     return () => run(p);
   },
