@@ -96,14 +96,15 @@ async function countIn(influx: InfluxServer, database: string): Promise<number> 
   return Number(rows?.[0]?.count ?? 0);
 }
 
-function journal(sync: Params['sync']): { dir: string; db: Db; writer: GroupCommit; store: SqliteReadingStore; close(): void } {
+function journal(sync: Params['sync']): { dir: string; db: Db; writer: GroupCommit; store: SqliteReadingStore; close(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'anxin-bench-influx-'));
   const db = openDatabase(dir, sync);
-  const writer = new GroupCommit(db);
+  // As in the hub: the readings are written by the writer thread.
+  const writer = new GroupCommit(db, { thread: true });
   return {
     dir, db, writer, store: new SqliteReadingStore(db, writer),
-    close() {
-      writer.close();
+    async close() {
+      await writer.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -156,7 +157,7 @@ async function storePath(influx: InfluxServer, p: Params, all: Reading[]): Promi
   } finally {
     clearInterval(sampler);
     await forwarder.stop();
-    j.close();
+    await j.close();
   }
 }
 
@@ -175,7 +176,7 @@ async function replay(influx: InfluxServer, p: Params, all: Reading[]): Promise<
     if (!ok) throw new Error('the replay did not finish in 10 minutes');
     return { readingsPerSecond: all.length / seconds, seconds, stored: await countIn(influx, 'bench_replay') };
   } finally {
-    j.close();
+    await j.close();
   }
 }
 

@@ -65,6 +65,8 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
       metrics.storeCommitSize.observe(jobs);
     },
     onError: (err) => log.error({ err }, 'group commit failed; retrying its writes one by one'),
+    // The ingest's writes (readings, their alerts and events) run on a writer thread.
+    thread: true,
   });
   const directory = new DirectoryStore(db, writer);
   directory.resetConnections();
@@ -75,7 +77,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   const ruleConfig = loadRuleConfigFile(config.rulesFile);
 
   // Alerts: the engine evaluates inside the readings' transaction (see SqliteReadingStore.onStored).
-  const alerts = new AlertStore(db);
+  const alerts = new AlertStore(db, writer);
   const eventLog = new EventLog(db, writer);
   const notifiers: Partial<Record<Channel, Notifier>> = {
     log: new LogNotifier(log.child({ component: 'notify' })),
@@ -96,19 +98,16 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   // Benchmarks only (bench/alerts.ts): measures what judging readings costs. Never in production.
   const rulesOff = process.env.ANXIN_BENCH_NO_RULES === '1';
   if (rulesOff) log.warn('ANXIN_BENCH_NO_RULES=1: readings are stored but NOT judged by the rules (benchmark mode)');
-  // Inside the readings' transaction this is a savepoint: a fault in the rules must not refuse
-  // the readings themselves (the device would resend them forever). Built once: it runs per publish.
-  const judge = db.transaction((stored: Reading[]) => {
+  // Inside the readings' job, as a savepoint (engine.judge): a fault in the rules must not
+  // refuse the readings themselves (the device would resend them forever).
+  const judge = (stored: Reading[]) => {
     engine.onReadingsStored(stored);
     watchdog.onReadingsStored(stored);
-  });
+  };
   if (!rulesOff) readings.onStored((stored) => {
-    const marks = [engine.mark(), eventLog.mark()] as const;
     try {
-      judge(stored);
+      engine.judge(() => judge(stored));
     } catch (err) {
-      eventLog.rollbackTo(marks[1]);
-      engine.rollbackTo(marks[0]);
       metrics.rulesErrors.inc();
       log.error({ err, readings: stored.map((r) => `${r.deviceId}/${r.id}`) }, 'rules evaluation failed; readings stored without alert evaluation');
     }
@@ -172,12 +171,12 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
       stream.close();
       log.info('hub stopping');
       void broker.stopAccepting();
-      writer.flush();
+      await writer.drain();
       await broker.close();
       await http.close();
       await deliveries.stop();
       await timeSeries?.stop();
-      writer.close();
+      await writer.close();
       db.close();
       log.info('hub stopped');
     })();

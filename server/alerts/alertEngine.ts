@@ -5,9 +5,11 @@
  * No duplicate alerts, by construction: every evaluation runs synchronously
  * inside a group-commit job, and jobs run one after another on the one event
  * loop, so the check "is there an unresolved alert for this resident and rule?"
- * and the write that follows can never interleave with another reading's
- * (unlike a read-then-write across an await; cf. ThingsBoard's duplicate-alarm
- * race). A reading, its alert and the event announcing it commit together.
+ * (this engine's memory of open alerts, `open`) and the write that follows can
+ * never interleave with another reading's (unlike a read-then-write across an
+ * await; cf. ThingsBoard's duplicate-alarm race). A reading, its alert and the
+ * event announcing it are written in one transaction (the writer thread's, for
+ * the ingest's recorded jobs), so they are durable together.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -20,7 +22,7 @@ import { claimDeadlineMs } from '../rules/ruleConfig.js';
 import { bpTrend } from '../rules/trendRules.js';
 import { SEVERITY_RANK, type RuleMatch, type Severity, type Targets, type Thresholds } from '../rules/types.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
-import type { GroupCommit } from '../store/groupCommit.js';
+import { PerBatch, type GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
 import type { Alert, AlertReadingRef, AlertStore } from './alertStore.js';
 import { presentAlertEvent, homeFeedback } from './alertPresenter.js';
@@ -58,7 +60,10 @@ export class AlertEngine {
   private readonly open = new Map<string, Alert>();
   /** Time-rule dedupe key → how its latest resolved alert ended. */
   private readonly resolved = new Map<string, ResolvedMark>();
-  private afterCommit: Array<() => void> = [];
+  /** Effects to run once each open batch commits (home feedback, notifications). */
+  private readonly afterCommit = new PerBatch<() => void>();
+  /** While judging (see judge): how to undo each change made to memory, newest last. */
+  private undo: Array<() => void> | null = null;
   private readonly trendStmt;
   /** Per resident: readings at or above the bp_trend threshold in the window (see highReadings). */
   private readonly trendWindows = new Map<string, { threshold: number; newest: number; entries: Array<{ ts: number; systolic: number }> }>();
@@ -69,12 +74,13 @@ export class AlertEngine {
        WHERE resident_id = ? AND type = 'blood_pressure' AND ts >= ? AND json_extract(vals, '$.systolic') >= ? ORDER BY ts`,
     );
     deps.writer.addHooks({
-      committed: () => this.runAfterCommit(),
-      // The failed transaction's changes to memory are undone by re-reading the store.
-      rolledBack: () => {
-        this.afterCommit = [];
-        this.reload();
-      },
+      begin: () => this.afterCommit.begin(),
+      committed: () => this.runAfterCommit(this.afterCommit.settle()),
+      rolledBack: () => void this.afterCommit.settle(),
+      mark: () => this.afterCommit.mark(),
+      discard: (from, to) => this.afterCommit.discardOldest(from, to),
+      // Jobs failed after changing memory: re-read what did commit (nothing is in flight then).
+      resync: () => this.reload(),
     });
     this.reload();
   }
@@ -146,9 +152,15 @@ export class AlertEngine {
     const windowMs = (t.windowDays ?? 7) * 24 * 3600_000;
     const threshold = t.systolic!;
     let w = this.trendWindows.get(residentId);
+    if (this.undo) {
+      const before = w && { ...w, entries: [...w.entries] };
+      this.undo.push(() => (before ? this.trendWindows.set(residentId, before) : this.trendWindows.delete(residentId)));
+    }
     if (!w || w.threshold !== threshold) {
-      // This reading is already in the journal (same transaction), so the query includes it.
+      // The store holds every committed reading; this one is still being written (a recorded job).
+      // Readings of the same batch before it loaded the window when they were judged, or were below it.
       const entries = this.trendStmt.all(residentId, ts - windowMs, threshold) as Array<{ ts: number; systolic: number }>;
+      entries.push({ ts, systolic });
       w = { threshold, newest: entries.reduce((m, e) => Math.max(m, e.ts), ts), entries };
       this.trendWindows.set(residentId, w);
     } else {
@@ -192,7 +204,7 @@ export class AlertEngine {
       id, dedupeKey: key, homeId: scope.homeId, residentId: scope.residentId, deviceId: scope.deviceId,
       rule: match.rule, severity: match.severity, state: 'open', title: match.title, explanation: match.explanation,
       late: !!match.late, count: 1, lastReading: reading,
-      incidentId: alerts.incidentFor(scope.homeId, at, config.incidentWindowMinutes * 60_000, () => newId('in')),
+      incidentId: this.incidentFor(scope.homeId, at),
       createdAt: at, updatedAt: at, claimDeadline: claimDeadline(config, match.severity, at), overdueAt: null, conditionClearedAt: null,
       assignee: null, acknowledgedAt: null, escalationTarget: null, escalatedTo: null, escalatedAt: null,
       doctorAcknowledgedAt: null, resolvedAt: null, outcome: null,
@@ -203,12 +215,31 @@ export class AlertEngine {
     return alert;
   }
 
+  private incidentFor(homeId: string, at: number): string {
+    const { alerts, config } = this.deps;
+    if (this.undo) {
+      const before = alerts.latestIncidentOf(homeId);
+      this.undo.push(() => alerts.restoreLatestIncident(homeId, before));
+    }
+    return alerts.incidentFor(homeId, at, config.incidentWindowMinutes * 60_000, () => newId('in'));
+  }
+
   /**
    * Saves a changed alert, logs its stream event, and (for changes the home
    * should hear about) queues the home feedback for after the commit.
    */
   store(alert: Alert, reason: string, tellHome: boolean): void {
     this.deps.alerts.save(alert);
+    if (this.undo) {
+      const key = alert.dedupeKey;
+      const [open, resolved] = [this.open.get(key), this.resolved.get(key)];
+      this.undo.push(() => {
+        if (open) this.open.set(key, open);
+        else this.open.delete(key);
+        if (resolved) this.resolved.set(key, resolved);
+        else this.resolved.delete(key);
+      });
+    }
     if (alert.state === 'resolved') {
       this.open.delete(alert.dedupeKey);
       if (TIME_RULES.has(alert.rule)) this.resolved.set(alert.dedupeKey, { severity: alert.severity, resolvedAt: alert.resolvedAt, conditionClearedAt: alert.conditionClearedAt });
@@ -220,29 +251,39 @@ export class AlertEngine {
     if (tellHome) {
       const topic = this.deps.topics.alerts(alert.homeId);
       const payload = homeFeedback(alert);
-      this.afterCommit.push(() => this.deps.publishToHome(topic, payload));
+      this.afterCommit.current.push(() => this.deps.publishToHome(topic, payload));
     }
   }
 
-  /** A point to roll back to when a part of a transaction (a savepoint) fails. */
-  mark(): number {
-    return this.afterCommit.length;
-  }
-
-  /** Forgets effects queued after `mark` and re-reads the store (the savepoint was rolled back). */
-  rollbackTo(mark: number): void {
-    this.afterCommit.length = mark;
-    this.reload();
+  /**
+   * Runs `fn` (judging readings) so that if it throws, none of its writes,
+   * events, effects or changes to this engine's memory remain: a fault in the
+   * rules must not refuse the readings themselves. Memory is put back from an
+   * undo log, not re-read: the store does not hold the batches in flight yet.
+   */
+  judge<T>(fn: () => T): T {
+    const effects = this.afterCommit.mark();
+    const events = this.deps.events.mark();
+    const undo: Array<() => void> = [];
+    this.undo = undo;
+    try {
+      return this.deps.writer.savepoint(fn);
+    } catch (err) {
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      this.afterCommit.truncate(effects);
+      this.deps.events.rollbackTo(events);
+      throw err;
+    } finally {
+      this.undo = null;
+    }
   }
 
   /** Runs `fn` once the current transaction has committed (notifications, MQTT). */
   onCommitted(fn: () => void): void {
-    this.afterCommit.push(fn);
+    this.afterCommit.current.push(fn);
   }
 
-  private runAfterCommit(): void {
-    const work = this.afterCommit;
-    this.afterCommit = [];
+  private runAfterCommit(work: Array<() => void>): void {
     for (const fn of work) {
       try {
         fn();

@@ -4,6 +4,7 @@
  * group-commit job of the alert engine, so a change and its history commit together.
  */
 import type { Severity, Text, RuleId } from '../rules/types.js';
+import type { GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
 import type { AlertState, EscalationTarget, Outcome } from './lifecycle.js';
 
@@ -101,16 +102,26 @@ export class AlertStore {
   private readonly historyStmt;
   private readonly linkStmt;
 
-  constructor(private readonly db: Db) {
+  private readonly incidentInsert;
+  private readonly incidentTouch;
+  /** Each home's latest incident, as far as this process wrote or read it (see incidentFor). */
+  private readonly latestIncident = new Map<string, { id: string; lastAlertAt: number }>();
+
+  /** Writes go through `writer` statements, so they may be part of a recorded job (the ingest's). */
+  constructor(private readonly db: Db, writer: GroupCommit) {
     const cols = COLUMNS.map(([, c]) => c);
-    this.upsertStmt = db.prepare(
+    this.upsertStmt = writer.statement(
       `INSERT INTO alerts (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})
        ON CONFLICT (id) DO UPDATE SET ${cols.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
     );
-    this.historyStmt = db.prepare(
+    this.historyStmt = writer.statement(
       'INSERT INTO alert_history (alert_id, at, actor, action, from_state, to_state, note, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    this.linkStmt = db.prepare('INSERT OR IGNORE INTO alert_readings (alert_id, device_id, reading_id) VALUES (?, ?, ?)');
+    this.linkStmt = writer.statement('INSERT OR IGNORE INTO alert_readings (alert_id, device_id, reading_id) VALUES (?, ?, ?)');
+    this.incidentInsert = writer.statement('INSERT INTO incidents (id, home_id, opened_at, last_alert_at) VALUES (?, ?, ?, ?)');
+    this.incidentTouch = writer.statement('UPDATE incidents SET last_alert_at = max(last_alert_at, ?) WHERE id = ?');
+    // A failed batch may have taken back an incident this map remembers.
+    writer.addHooks({ resync: () => this.latestIncident.clear() });
   }
 
   save(alert: Alert): void {
@@ -201,16 +212,36 @@ export class AlertStore {
     return rows.map((r) => ({ deviceId: r.device_id as string, id: r.reading_id as string, type: r.type as string, ts: r.ts as number, values: JSON.parse(r.vals as string) }));
   }
 
-  /** Joins the home's incident when its last alert was within `windowMs`, else opens one. */
+  /** What incidentFor remembers of a home, to put back when a savepoint is rolled back. */
+  latestIncidentOf(homeId: string): { id: string; lastAlertAt: number } | undefined {
+    return this.latestIncident.get(homeId);
+  }
+
+  restoreLatestIncident(homeId: string, latest: { id: string; lastAlertAt: number } | undefined): void {
+    if (latest) this.latestIncident.set(homeId, latest);
+    else this.latestIncident.delete(homeId);
+  }
+
+  /**
+   * Joins the home's incident when its last alert was within `windowMs`, else
+   * opens one. Remembers each home's latest incident, so alerts of one batch
+   * (recorded, not yet in the store) join the incident the first of them opened.
+   */
   incidentFor(homeId: string, at: number, windowMs: number, newId: () => string): string {
-    const recent = this.db.prepare('SELECT id FROM incidents WHERE home_id = ? AND last_alert_at >= ? ORDER BY last_alert_at DESC LIMIT 1')
-      .get(homeId, at - windowMs) as { id: string } | undefined;
-    if (recent) {
-      this.db.prepare('UPDATE incidents SET last_alert_at = max(last_alert_at, ?) WHERE id = ?').run(at, recent.id);
-      return recent.id;
+    let latest = this.latestIncident.get(homeId);
+    if (!latest) {
+      const row = this.db.prepare('SELECT id, last_alert_at FROM incidents WHERE home_id = ? ORDER BY last_alert_at DESC LIMIT 1')
+        .get(homeId) as { id: string; last_alert_at: number } | undefined;
+      if (row) latest = { id: row.id, lastAlertAt: row.last_alert_at };
+    }
+    if (latest && latest.lastAlertAt >= at - windowMs) {
+      this.incidentTouch.run(at, latest.id);
+      this.latestIncident.set(homeId, { id: latest.id, lastAlertAt: Math.max(latest.lastAlertAt, at) });
+      return latest.id;
     }
     const id = newId();
-    this.db.prepare('INSERT INTO incidents (id, home_id, opened_at, last_alert_at) VALUES (?, ?, ?, ?)').run(id, homeId, at, at);
+    this.incidentInsert.run(id, homeId, at, at);
+    this.latestIncident.set(homeId, { id, lastAlertAt: at });
     return id;
   }
 }

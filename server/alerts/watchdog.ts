@@ -45,8 +45,10 @@ export class Watchdog {
   private readonly lastMeasured = new Map<string, number>();
   private readonly dirtySeen = new Set<string>();
   private readonly startedAt: number;
+  private readonly lastSeenStmt;
 
   constructor(private readonly deps: WatchdogDeps) {
+    this.lastSeenStmt = deps.writer.statement('UPDATE client_status SET last_seen_at = ? WHERE client_id = ?');
     this.startedAt = deps.now();
     for (const r of deps.db.prepare('SELECT client_id, kind, home_id, last_seen_at, online, connected FROM client_status').all() as Array<Record<string, number | string | null>>) {
       if (typeof r.last_seen_at === 'number') this.lastSeen.set(r.client_id as string, r.last_seen_at);
@@ -86,7 +88,8 @@ export class Watchdog {
 
   /** A status message, last will, connect or disconnect (outside any transaction). */
   onStatus(s: HubEvents['device.status']): void {
-    this.deps.writer.enqueue(() => {
+    // Recorded: writes only through statements, so it rides in the ingest's batches.
+    this.deps.writer.enqueueRecorded(() => {
       this.deps.events.append('device.status', s.at, { homeId: s.homeId, residentId: null }, {
         clientId: s.clientId, kind: s.kind, homeId: s.homeId, online: s.online, at: new Date(s.at).toISOString(), source: s.source,
       });
@@ -209,8 +212,7 @@ export class Watchdog {
 
   private persistLastSeen(): void {
     if (this.dirtySeen.size === 0) return;
-    const stmt = this.deps.db.prepare('UPDATE client_status SET last_seen_at = ? WHERE client_id = ?');
-    for (const id of this.dirtySeen) stmt.run(this.lastSeen.get(id)!, id);
+    for (const id of this.dirtySeen) this.lastSeenStmt.run(this.lastSeen.get(id)!, id);
     this.dirtySeen.clear();
   }
 }

@@ -4,7 +4,7 @@
  * after that transaction commits, so a screen never shows what a crash could
  * take back, and a reconnecting screen can replay everything it missed.
  */
-import type { GroupCommit } from '../store/groupCommit.js';
+import { PerBatch, type GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
 
 export const STREAM_EVENT_TYPES = ['alert.created', 'alert.updated', 'device.status', 'reading'] as const;
@@ -22,39 +22,60 @@ export interface StreamEvent {
 
 export class EventLog {
   private readonly insert;
-  private pending: StreamEvent[] = [];
+  /** Events of each open batch, pushed to listeners when it commits. */
+  private readonly pending = new PerBatch<StreamEvent>();
   private readonly listeners: Array<(events: StreamEvent[]) => void> = [];
+  /**
+   * The last seq handed out. Seqs are numbered here, not by SQLite, so a
+   * recorded job (written later by the writer thread) knows its events' seqs;
+   * this process is the file's only writer of events. A job that fails leaves
+   * a gap, which a resuming client does not notice (it asks for seq > last).
+   */
+  private lastSeq: number;
+  /**
+   * The last seq handed to listeners. The writer thread commits a batch a
+   * moment before this process hears of it; until then its events are in the
+   * file but not yet pushed, so reads stop here and each event reaches a
+   * screen exactly once, by replay or live.
+   */
+  private publishedSeq: number;
 
   constructor(private readonly db: Db, writer: GroupCommit) {
-    this.insert = db.prepare('INSERT INTO events (at, type, home_id, resident_id, data) VALUES (?, ?, ?, ?, ?)');
+    this.insert = writer.statement('INSERT INTO events (seq, at, type, home_id, resident_id, data) VALUES (?, ?, ?, ?, ?, ?)');
+    this.lastSeq = (db.prepare('SELECT max(seq) AS s FROM events').get() as { s: number | null }).s ?? 0;
+    this.publishedSeq = this.lastSeq;
     writer.addHooks({
-      committed: () => this.flush(),
-      rolledBack: () => (this.pending = []),
+      begin: () => this.pending.begin(),
+      committed: () => this.flush(this.pending.settle()),
+      rolledBack: () => void this.pending.settle(),
+      mark: () => this.pending.mark(),
+      discard: (from, to) => this.pending.discardOldest(from, to),
     });
   }
 
   /** Appends an event; call only inside a group-commit job. */
   append(type: StreamEventType, at: number, scope: { homeId: string | null; residentId: string | null }, data: Record<string, unknown>): void {
-    const info = this.insert.run(at, type, scope.homeId, scope.residentId, JSON.stringify(data));
-    this.pending.push({ seq: Number(info.lastInsertRowid), type, at, homeId: scope.homeId, residentId: scope.residentId, data });
+    const seq = ++this.lastSeq;
+    this.insert.run(seq, at, type, scope.homeId, scope.residentId, JSON.stringify(data));
+    this.pending.current.push({ seq, type, at, homeId: scope.homeId, residentId: scope.residentId, data });
   }
 
   /** A point to roll back to when a savepoint inside the transaction fails. */
   mark(): number {
-    return this.pending.length;
+    return this.pending.mark();
   }
 
   rollbackTo(mark: number): void {
-    this.pending.length = mark;
+    this.pending.truncate(mark);
   }
 
   onCommitted(listener: (events: StreamEvent[]) => void): void {
     this.listeners.push(listener);
   }
 
-  /** Events after `seq`, oldest first, at most `limit`. */
+  /** Published events after `seq`, oldest first, at most `limit`. */
   since(seq: number, limit: number): StreamEvent[] {
-    const rows = this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as Array<Record<string, unknown>>;
+    const rows = this.db.prepare('SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').all(seq, this.publishedSeq, limit) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       seq: r.seq as number,
       type: r.type as StreamEventType,
@@ -69,8 +90,9 @@ export class EventLog {
     return (this.db.prepare('SELECT min(seq) AS s FROM events').get() as { s: number | null }).s;
   }
 
+  /** The seq of the latest event handed to listeners (a screen that has it has everything). */
   latestSeq(): number {
-    return (this.db.prepare('SELECT max(seq) AS s FROM events').get() as { s: number | null }).s ?? 0;
+    return this.publishedSeq;
   }
 
   /** Drops events older than `before` (epoch ms), keeping the retention promised to clients. */
@@ -78,10 +100,9 @@ export class EventLog {
     return this.db.prepare('DELETE FROM events WHERE at < ?').run(before).changes;
   }
 
-  private flush(): void {
-    if (this.pending.length === 0) return;
-    const events = this.pending;
-    this.pending = [];
+  private flush(events: StreamEvent[]): void {
+    if (events.length === 0) return;
+    this.publishedSeq = events[events.length - 1]!.seq;
     for (const l of this.listeners) {
       try {
         l(events);

@@ -82,19 +82,21 @@ export class DirectoryStore {
   private readonly credentialStmt;
   private readonly statusStmt;
   private readonly connectionStmt;
-  /** SQLite's data_version changes when another connection (the CLI) commits. */
+  /** directory_version's count when the cache was loaded (triggers bump it on every directory change). */
   private dataVersion = -1;
+  private readonly versionStmt;
 
   constructor(private readonly db: Db, private readonly writer: GroupCommit) {
+    this.versionStmt = db.prepare<[], number>('SELECT version FROM directory_version').pluck();
     this.credentialStmt = db.prepare('SELECT username, kind, home_id AS homeId, secret_hash AS secretHash FROM mqtt_credentials WHERE username = ?');
-    this.statusStmt = db.prepare(`
+    this.statusStmt = writer.statement(`
       INSERT INTO client_status (client_id, kind, home_id, online, status_at, battery, rssi, firmware, outbox_depth, version)
       VALUES (@clientId, @kind, @homeId, @online, @at, @battery, @rssi, @firmware, @outboxDepth, @version)
       ON CONFLICT (client_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at,
         battery = coalesce(excluded.battery, battery), rssi = coalesce(excluded.rssi, rssi),
         firmware = coalesce(excluded.firmware, firmware), outbox_depth = coalesce(excluded.outbox_depth, outbox_depth),
         version = coalesce(excluded.version, version)`);
-    this.connectionStmt = db.prepare(`
+    this.connectionStmt = writer.statement(`
       INSERT INTO client_status (client_id, kind, home_id, connected, connected_at, disconnected_at)
       VALUES (@clientId, @kind, @homeId, @connected, @connectedAt, @disconnectedAt)
       ON CONFLICT (client_id) DO UPDATE SET connected = excluded.connected,
@@ -116,16 +118,18 @@ export class DirectoryStore {
     }
     this.devices = devices;
     this.residentInfos = residentInfos;
-    this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    this.dataVersion = this.versionStmt.get()!;
   }
 
   /**
    * Reloads the lookups when another process (e.g. `npm run anxin -- import`)
-   * changed the file. Cheap: one pragma. The hub calls it every few seconds and
-   * on every lookup miss, so a device enrolled by the CLI can publish at once.
+   * changed the directory. Cheap: one point query. The hub calls it every few
+   * seconds and on every lookup miss, so a device enrolled by the CLI can
+   * publish at once. (SQLite's data_version would not do: the hub's own
+   * writer thread changes it with every batch of readings.)
    */
   refreshIfChangedElsewhere(): boolean {
-    const version = this.db.pragma('data_version', { simple: true }) as number;
+    const version = this.versionStmt.get()!;
     if (version === this.dataVersion) return false;
     this.reloadCache();
     return true;
@@ -160,7 +164,7 @@ export class DirectoryStore {
   /** Records a status message (retained status or last will) in the next group commit. */
   recordStatus(clientId: string, kind: ClientKind, homeId: string, status: DeviceStatusPayload | GatewayStatusPayload, at: number): void {
     const s = status as DeviceStatusPayload & GatewayStatusPayload;
-    this.writer.enqueue(() => this.statusStmt.run({
+    this.writer.enqueueRecorded(() => this.statusStmt.run({
       clientId, kind, homeId, online: s.online ? 1 : 0, at,
       battery: s.battery ?? null, rssi: s.rssi ?? null, firmware: s.firmware ?? null,
       outboxDepth: s.outboxDepth ?? null, version: s.version ?? null,
@@ -168,7 +172,7 @@ export class DirectoryStore {
   }
 
   recordConnection(clientId: string, kind: ClientKind, homeId: string, connected: boolean, at: number): void {
-    this.writer.enqueue(() => this.connectionStmt.run({
+    this.writer.enqueueRecorded(() => this.connectionStmt.run({
       clientId, kind, homeId, connected: connected ? 1 : 0,
       connectedAt: connected ? at : null, disconnectedAt: connected ? null : at,
     }), () => {});

@@ -3,15 +3,51 @@
  * together in one SQLite transaction, and each caller is told only after that
  * commit. This is what lets a PUBACK mean "durable" without one fsync per
  * reading.
+ *
+ * Two kinds of job share one queue, and run strictly in queue order:
+ *
+ * - **Direct jobs** (`enqueue`, `run`) get the connection and run inside the
+ *   transaction on the event loop: they may read their own writes. The API's
+ *   actions, the time rules and the importer's kind of work.
+ * - **Recorded jobs** (`enqueueRecorded`, `runRecorded`) write only through
+ *   `statement(sql).run(…)` and read nothing back from their writes. Their
+ *   JavaScript (validation is done; the rules judge, events are built) runs
+ *   on the event loop, but the statements are only recorded, and a batch of
+ *   them is written by the writer thread (writerThread.ts) on its own
+ *   connection, while the event loop parses the next publishes. This is the
+ *   ingest's path: SQLite's own work (b-trees, WAL, fsync) is more than half
+ *   of a reading's cost.
+ *
+ * Two batches at most in flight: while the writer thread writes one, the
+ * next is recorded and waits at the thread, so neither side idles. A recorded
+ * job reads the store (committed batches) and memory (the engine's open
+ * alerts, which include the batches in flight); listeners keep what each
+ * batch queued (events to push, effects to run) in a bucket of their own
+ * (`PerBatch`) until that batch commits. A failed job leaves memory ahead of
+ * the store: nothing more is recorded until the batches in flight are done,
+ * then listeners re-read the store (`resync`). Direct jobs wait until no
+ * batch is in flight. Without a writer thread (`thread: false`, tests and
+ * tools) recorded jobs are written on the event loop, one batch at a time,
+ * with the same order and outcomes.
  */
+import type Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
 import type { Db } from './sqliteDb.js';
+import type { WriterBatch, WriterReply, WriterThreadData } from './writerThread.js';
 
 export type Work<T> = (db: Db) => T;
+export type RecordedWork<T> = () => T;
 export type Done<T> = (err: Error | null, result?: T) => void;
 
+/** A write statement that a recorded job may use; on a direct job it runs at once. */
+export interface WriteStatement {
+  run(...params: unknown[]): void;
+}
+
 interface Job {
-  work: Work<unknown>;
+  work: (db: Db) => unknown;
   done: Done<unknown>;
+  recorded: boolean;
 }
 
 export interface GroupCommitOptions {
@@ -20,18 +56,77 @@ export interface GroupCommitOptions {
   /** Called after every commit with its duration and size, for metrics. */
   onCommit?: (seconds: number, jobs: number) => void;
   onError?: (err: Error) => void;
+  /** Write recorded jobs on a writer thread (the hub does); default false. */
+  thread?: boolean;
 }
 
 /**
- * Listeners around each transaction: work that keeps memory in step with the
- * store (the alert engine's open-alert index) or that must happen only once
- * data is durable (pushing events to screens).
+ * Listeners around each batch: work that keeps memory in step with the store
+ * (the alert engine's open-alert index) or that must happen only once data is
+ * durable (pushing events to screens). Batches complete in the order they
+ * begin, so a listener keeps a FIFO of per-batch buckets (see PerBatch).
  */
 export interface CommitHooks {
-  /** After a transaction committed, before its jobs' callbacks run. */
+  /** A batch begins: open a bucket for what its jobs queue. */
+  begin?: () => void;
+  /** The oldest open batch committed, before its jobs' callbacks run. */
   committed?: () => void;
-  /** After a transaction rolled back; undo what the jobs did to memory. */
+  /** The oldest open batch was not written at all; drop its bucket. */
   rolledBack?: () => void;
+  /** While recording: where this listener's newest bucket stands (before and after each job). */
+  mark?: () => number;
+  /** A job of the oldest open batch failed: drop what it queued, between two marks. */
+  discard?: (from: number, to: number) => void;
+  /** Jobs failed after changing memory: re-read the store. Called when no batch is open. */
+  resync?: () => void;
+}
+
+/**
+ * A listener's per-batch buckets: `begin` opens one, jobs add to the newest,
+ * `settle` takes the oldest when its batch completes.
+ */
+export class PerBatch<T> {
+  private readonly buckets: T[][] = [];
+
+  begin(): void {
+    this.buckets.push([]);
+  }
+
+  /** The newest bucket (the batch being recorded or run). */
+  get current(): T[] {
+    if (this.buckets.length === 0) this.buckets.push([]);
+    return this.buckets[this.buckets.length - 1]!;
+  }
+
+  mark(): number {
+    return this.current.length;
+  }
+
+  /** Drops items queued after `mark` in the newest bucket (a savepoint rolled back). */
+  truncate(mark: number): void {
+    this.current.length = mark;
+  }
+
+  discardOldest(from: number, to: number): void {
+    this.buckets[0]?.splice(from, to - from);
+  }
+
+  /** The oldest bucket, removed. */
+  settle(): T[] {
+    return this.buckets.shift() ?? [];
+  }
+}
+
+/** The recording of one batch: the ops to write and each job's outcome so far. */
+interface Recording {
+  jobs: Job[];
+  ops: unknown[];
+  jobEnds: number[];
+  results: unknown[];
+  /** Errors thrown while recording, by job. */
+  errors: Array<Error | null>;
+  /** Per hook, per job: [before, after] marks. */
+  marks: Array<Array<[number, number]>>;
 }
 
 export class GroupCommit {
@@ -40,9 +135,24 @@ export class GroupCommit {
   private scheduled = false;
   private closed = false;
   private readonly maxBatch: number;
+  /** Statement text by id, and its prepared form on this connection (for direct jobs). */
+  private readonly sqls: string[] = [];
+  private readonly prepared: Array<ReturnType<Db['prepare']> | undefined> = [];
+  /** The ops of the recorded job running now; null when not recording. */
+  private recordingOps: unknown[] | null = null;
+  private readonly thread: WriterThread | null;
+  /** Batches sent to the writer thread, oldest first. */
+  private readonly inFlight: Recording[] = [];
+  private readonly maxInFlight: number;
+  /** A job failed after changing memory: listeners re-read the store once nothing is in flight. */
+  private needsResync = false;
+  private idleWaiters: Array<() => void> = [];
+  private totalChangesStmt: Database.Statement<[], number> | undefined;
 
   constructor(private readonly db: Db, private readonly opts: GroupCommitOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 2000;
+    this.thread = opts.thread ? new WriterThread(db, (reply) => this.written(reply), (err) => this.threadFailed(err)) : null;
+    this.maxInFlight = this.thread ? 2 : 1;
   }
 
   addHooks(hooks: CommitHooks): void {
@@ -53,40 +163,122 @@ export class GroupCommit {
     return this.queue.length;
   }
 
+  /** True while a recorded job is running: its writes are being recorded, not executed. */
+  get recording(): boolean {
+    return this.recordingOps !== null;
+  }
+
+  /**
+   * A write a job may issue; recorded during a recorded job, executed at once
+   * during a direct one. Create statements once (in a constructor), not per job.
+   */
+  statement(sql: string): WriteStatement {
+    const id = this.sqls.push(sql) - 1;
+    return { run: (...params: unknown[]) => this.exec(id, params) };
+  }
+
   /** Queues `work` for the next transaction; `done` runs after it is committed (or failed). */
   enqueue<T>(work: Work<T>, done: Done<T>): void {
-    if (this.closed) {
-      done(new Error('store is closed'));
-      return;
-    }
-    this.queue.push({ work, done: done as Done<unknown> });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.push({ work, done: done as Done<unknown>, recorded: false });
+  }
+
+  /** Queues a job that writes only through `statement(…)` (see the file comment). */
+  enqueueRecorded<T>(work: RecordedWork<T>, done: Done<T>): void {
+    this.push({ work, done: done as Done<unknown>, recorded: true });
   }
 
   run<T>(work: Work<T>): Promise<T> {
     return new Promise((resolve, reject) => this.enqueue(work, (err, result) => (err ? reject(err) : resolve(result as T))));
   }
 
-  /** Commits everything queued now. Called by the scheduler and on shutdown. */
-  flush(): void {
-    this.scheduled = false;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.commit(batch);
+  runRecorded<T>(work: RecordedWork<T>): Promise<T> {
+    return new Promise((resolve, reject) => this.enqueueRecorded(work, (err, result) => (err ? reject(err) : resolve(result as T))));
+  }
+
+  /**
+   * Runs `fn` so that, if it throws, none of its writes happen: a savepoint in
+   * a direct job, a cut of the recording in a recorded one. Rethrows.
+   */
+  savepoint<T>(fn: () => T): T {
+    const ops = this.recordingOps;
+    if (!ops) return this.db.transaction(fn)();
+    const mark = ops.length;
+    try {
+      return fn();
+    } catch (err) {
+      ops.length = mark;
+      throw err;
     }
   }
 
-  /** Flushes what is queued and refuses further work. */
-  close(): void {
+  /**
+   * Commits what is queued. With a writer thread, recorded batches complete
+   * later; `drain()` waits for them. Called by the scheduler and on shutdown.
+   */
+  flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0) {
+      const recorded = this.queue[0]!.recorded;
+      if (this.inFlight.length >= (recorded ? this.maxInFlight : 1)) break;
+      if (this.needsResync) {
+        if (this.inFlight.length > 0) break;
+        this.needsResync = false;
+        this.runHooks('resync');
+      }
+      let n = 1;
+      while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.recorded === recorded) n++;
+      const batch = this.queue.splice(0, n);
+      if (recorded) this.commitRecorded(batch);
+      else this.commit(batch);
+    }
+    if (this.idle) this.wakeIdle();
+  }
+
+  private get idle(): boolean {
+    return this.queue.length === 0 && this.inFlight.length === 0;
+  }
+
+  /** Resolves once everything queued before (and while) waiting is committed. */
+  drain(): Promise<void> {
+    this.flush();
+    if (this.idle) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Commits what is queued, refuses further work, and stops the writer thread. */
+  async close(): Promise<void> {
     this.flush();
     this.closed = true;
+    await this.drain();
+    await this.thread?.close();
   }
+
+  private push(job: Job): void {
+    if (this.closed) {
+      job.done(new Error('store is closed'));
+      return;
+    }
+    this.queue.push(job);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private exec(id: number, params: unknown[]): void {
+    if (this.recordingOps) {
+      this.recordingOps.push(id, params);
+      return;
+    }
+    const stmt = (this.prepared[id] ??= this.db.prepare(this.sqls[id]!));
+    stmt.run(...params);
+  }
+
+  // ---- direct jobs ----
 
   private commit(batch: Job[]): void {
     const started = process.hrtime.bigint();
+    this.runHooks('begin');
     let results: unknown[];
     try {
       results = this.db.transaction(() => batch.map((job) => job.work(this.db)))();
@@ -98,11 +290,12 @@ export class GroupCommit {
       return;
     }
     this.opts.onCommit?.(Number(process.hrtime.bigint() - started) / 1e9, batch.length);
-    this.committed();
+    this.runHooks('committed');
     for (let i = 0; i < batch.length; i++) this.tell(batch[i]!, null, results[i]);
   }
 
   private commitOne(job: Job): void {
+    this.runHooks('begin');
     let result: unknown;
     try {
       result = this.db.transaction(() => job.work(this.db))();
@@ -111,8 +304,143 @@ export class GroupCommit {
       this.tell(job, err as Error);
       return;
     }
-    this.committed();
+    this.runHooks('committed');
     this.tell(job, null, result);
+  }
+
+  /** A direct batch rolled back (nothing in flight): listeners drop it and re-read the store at once. */
+  private rolledBack(): void {
+    this.runHooks('rolledBack');
+    this.needsResync = false;
+    this.runHooks('resync');
+  }
+
+  // ---- recorded jobs ----
+
+  private commitRecorded(batch: Job[]): void {
+    const changesBefore = this.totalChanges();
+    this.runHooks('begin');
+    // One read transaction for the batch's reads (dedupe checks, rule windows): one snapshot, one WAL lookup.
+    const own = !this.db.inTransaction;
+    if (own) this.db.exec('BEGIN');
+    let rec: Recording;
+    try {
+      rec = this.record(batch);
+    } finally {
+      if (own) this.db.exec('COMMIT');
+    }
+    if (this.totalChanges() !== changesBefore) {
+      // A bug, not a runtime condition: such a write escaped the batch's transaction and ordering.
+      this.opts.onError?.(new Error('a recorded job wrote through the connection instead of statement(); its writes were not part of the group commit'));
+    }
+    if (this.thread?.usable && (rec.ops.length > 0 || this.inFlight.length > 0)) {
+      // (An empty batch still queues behind those in flight: batches complete in order.)
+      this.inFlight.push(rec);
+      this.thread.send(rec.ops, rec.jobEnds, this.sqls);
+      return;
+    }
+    this.finishRecorded(rec, rec.ops.length > 0 ? this.writeHere(rec) : { id: 0, seconds: 0, failed: [] });
+  }
+
+  /** Runs each job's JavaScript, collecting the writes it issues. */
+  private record(batch: Job[]): Recording {
+    const rec: Recording = { jobs: batch, ops: [], jobEnds: [], results: [], errors: [], marks: this.hooks.map(() => []) };
+    for (const job of batch) {
+      const before = this.hooks.map((h) => h.mark?.() ?? 0);
+      const start = rec.ops.length;
+      this.recordingOps = rec.ops;
+      try {
+        rec.results.push(job.work(this.db));
+        rec.errors.push(null);
+      } catch (err) {
+        rec.ops.length = start;
+        rec.results.push(undefined);
+        rec.errors.push(err as Error);
+      } finally {
+        this.recordingOps = null;
+      }
+      rec.jobEnds.push(rec.ops.length);
+      this.hooks.forEach((h, i) => rec.marks[i]!.push([before[i]!, h.mark?.() ?? 0]));
+    }
+    return rec;
+  }
+
+  /** Writes a recording on this connection (no writer thread), as the thread would. */
+  private writeHere(rec: Recording): WriterReply {
+    const started = process.hrtime.bigint();
+    const failed: WriterReply['failed'] = [];
+    const runJob = (from: number, to: number) => {
+      for (let i = from; i < to; i += 2) {
+        const id = rec.ops[i] as number;
+        (this.prepared[id] ??= this.db.prepare(this.sqls[id]!)).run(...(rec.ops[i + 1] as unknown[]));
+      }
+    };
+    try {
+      this.db.transaction(() => runJob(0, rec.ops.length))();
+    } catch {
+      try {
+        this.db.transaction(() => {
+          let from = 0;
+          rec.jobEnds.forEach((end, job) => {
+            try {
+              this.db.transaction(() => runJob(from, end))();
+            } catch (err) {
+              failed.push([job, (err as Error).message]);
+            }
+            from = end;
+          });
+        })();
+      } catch (err) {
+        failed.length = 0;
+        rec.jobEnds.forEach((_, job) => failed.push([job, (err as Error).message]));
+      }
+    }
+    return { id: 0, seconds: Number(process.hrtime.bigint() - started) / 1e9, failed };
+  }
+
+  private written(reply: WriterReply): void {
+    const rec = this.inFlight.shift();
+    if (!rec) return;
+    this.finishRecorded(rec, reply);
+    this.flush();
+  }
+
+  /** The writer thread died: what it was writing is unknown, so re-read the store; go on without it. */
+  private threadFailed(err: Error): void {
+    this.opts.onError?.(err);
+    // Each batch either committed before the thread died or not at all; its callers hear "failed"
+    // and resend, and the dedupe answers for what did commit.
+    for (const rec of this.inFlight.splice(0)) {
+      this.finishRecorded(rec, { id: 0, seconds: 0, failed: rec.jobs.map((_, i) => [i, `writer thread failed: ${err.message}`]) });
+    }
+    this.flush();
+  }
+
+  private finishRecorded(rec: Recording, reply: WriterReply): void {
+    const errors = [...rec.errors];
+    for (const [job, message] of reply.failed) errors[job] ??= new Error(message);
+    const failedJobs = errors.flatMap((e, i) => (e ? [i] : []));
+    if (failedJobs.length > 0) {
+      this.opts.onError?.(errors[failedJobs[0]!]!);
+      this.needsResync = true;
+    }
+    if (failedJobs.length > 0 && failedJobs.length === rec.jobs.length) {
+      this.runHooks('rolledBack');
+    } else {
+      this.hooks.forEach((h, i) => {
+        for (const job of [...failedJobs].reverse()) h.discard?.(...rec.marks[i]![job]!);
+      });
+      this.opts.onCommit?.(reply.seconds, rec.jobs.length);
+      this.runHooks('committed');
+    }
+    rec.jobs.forEach((job, i) => this.tell(job, errors[i] ?? null, errors[i] ? undefined : rec.results[i]));
+  }
+
+  // ----
+
+  private totalChanges(): number {
+    this.totalChangesStmt ??= this.db.prepare<[], number>('SELECT total_changes()').pluck();
+    return this.totalChangesStmt.get() as number;
   }
 
   /** A caller's callback that throws must not stall the queue or hide other callers' results. */
@@ -124,15 +452,13 @@ export class GroupCommit {
     }
   }
 
-  private committed(): void {
-    this.runHooks('committed');
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
-  private rolledBack(): void {
-    this.runHooks('rolledBack');
-  }
-
-  private runHooks(which: keyof CommitHooks): void {
+  private runHooks(which: 'begin' | 'committed' | 'rolledBack' | 'resync'): void {
     for (const h of this.hooks) {
       try {
         h[which]?.();
@@ -140,5 +466,58 @@ export class GroupCommit {
         this.opts.onError?.(err as Error);
       }
     }
+  }
+}
+
+/**
+ * The writer thread's handle. The thread's code is TypeScript (writerThread.ts),
+ * loaded through tsx's loader registered inside the thread: a worker does not
+ * inherit the parent's `--import tsx` hooks on Node 20.
+ */
+class WriterThread {
+  private readonly worker: Worker;
+  private sentSqls = 0;
+  private nextId = 1;
+  private dead = false;
+  private readonly exited: Promise<void>;
+
+  constructor(db: Db, onReply: (reply: WriterReply) => void, onFailure: (err: Error) => void) {
+    const data: WriterThreadData = { file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL' };
+    const entry = new URL('./writerThread.ts', import.meta.url).href;
+    this.worker = new Worker(
+      `import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry)});`,
+      { eval: true, workerData: data, stdout: false, stderr: false },
+    );
+    // Not kept alive by the thread: a hub that stops closes it (close()); a test that forgets does not hang.
+    this.worker.unref();
+    this.worker.on('message', onReply);
+    this.worker.on('error', (err) => {
+      this.dead = true;
+      onFailure(err);
+    });
+    this.exited = new Promise((resolve) => this.worker.once('exit', (code) => {
+      if (!this.dead && code !== 0) {
+        this.dead = true;
+        onFailure(new Error(`writer thread exited with code ${code}`));
+      }
+      this.dead = true;
+      resolve();
+    }));
+  }
+
+  get usable(): boolean {
+    return !this.dead;
+  }
+
+  send(ops: unknown[], jobEnds: number[], sqls: string[]): void {
+    // JSON: one string posts (and is read back) much faster than the nested arrays it encodes.
+    const batch: WriterBatch = { id: this.nextId++, sqls: sqls.slice(this.sentSqls), ops: JSON.stringify(ops), jobEnds };
+    this.sentSqls = sqls.length;
+    this.worker.postMessage(batch);
+  }
+
+  async close(): Promise<void> {
+    if (!this.dead) this.worker.postMessage('close');
+    await this.exited;
   }
 }

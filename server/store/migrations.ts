@@ -237,4 +237,27 @@ export const MIGRATIONS: readonly string[] = [
   /* 5: the ingest's cost is index maintenance; nothing reads readings by home and time */ `
   DROP INDEX IF EXISTS readings_home_ts;
   `,
+  /* 6: a change counter for the directory the hub caches (homes, residents, devices, credentials),
+        so it can tell another process's import from its own writer thread's readings (data_version can't) */ `
+  CREATE TABLE directory_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO directory_version (id, version) VALUES (1, 0);
+  CREATE TRIGGER directory_version_homes_i AFTER INSERT ON homes BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_homes_u AFTER UPDATE ON homes BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_homes_d AFTER DELETE ON homes BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_residents_i AFTER INSERT ON residents BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_residents_u AFTER UPDATE ON residents BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_residents_d AFTER DELETE ON residents BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_gateways_i AFTER INSERT ON gateways BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_gateways_u AFTER UPDATE ON gateways BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_gateways_d AFTER DELETE ON gateways BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_devices_i AFTER INSERT ON devices BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_devices_u AFTER UPDATE ON devices BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_devices_d AFTER DELETE ON devices BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_mqtt_credentials_i AFTER INSERT ON mqtt_credentials BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_mqtt_credentials_u AFTER UPDATE ON mqtt_credentials BEGIN UPDATE directory_version SET version = version + 1; END;
+  CREATE TRIGGER directory_version_mqtt_credentials_d AFTER DELETE ON mqtt_credentials BEGIN UPDATE directory_version SET version = version + 1; END;
+  `,
 ];

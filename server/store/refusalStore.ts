@@ -24,16 +24,16 @@ export class RefusalStore {
   private sinceprune = 0;
 
   constructor(private readonly db: Db, private readonly writer: GroupCommit, private readonly limit: number) {
-    this.insert = db.prepare(
+    this.insert = writer.statement(
       'INSERT INTO refusals (at, client_id, topic, code, field, reading_id, detail, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    this.prune = db.prepare('DELETE FROM refusals WHERE seq <= (SELECT MAX(seq) FROM refusals) - ?');
+    this.prune = writer.statement('DELETE FROM refusals WHERE seq <= (SELECT MAX(seq) FROM refusals) - ?');
   }
 
   /** Records refusals in the next group commit; recording never blocks the sender. */
   record(at: number, clientId: string | null, topic: string, refusals: readonly Refusal[], payload: Buffer | null): void {
     const text = payload ? payload.toString('utf8', 0, Math.min(payload.length, MAX_PAYLOAD_CHARS)) : null;
-    this.writer.enqueue(() => {
+    this.writer.enqueueRecorded(() => {
       for (const r of refusals) this.insert.run(at, clientId, topic, r.code, r.field ?? null, r.id ?? null, r.detail, text);
       this.sinceprune += refusals.length;
       if (this.sinceprune >= 100) {

@@ -1,6 +1,6 @@
 /** Readings in the embedded SQLite file, written through the group commit. */
 import type { Reading } from '../../devices/validateReading.js';
-import type { GroupCommit } from './groupCommit.js';
+import { PerBatch, type GroupCommit } from './groupCommit.js';
 import type { Db } from './sqliteDb.js';
 import {
   AGGREGATED_VALUES, type ReadingQuery, type ReadingQueryStore, type ReadingStore, type ReadingWindow, type ReadingWindowQuery, type StoredReading,
@@ -17,18 +17,38 @@ interface Row {
   vals: string;
 }
 
-/** Runs inside the transaction that stores readings, with the ones that were new. */
+/** Runs inside the (recorded) job that stores readings, with the ones that were new. */
 export type StoredListener = (stored: Reading[]) => void;
 
 export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
   private readonly insert;
+  private readonly exists;
   private readonly listeners: StoredListener[] = [];
+  private readonly journaledListeners: Array<(n: number) => void> = [];
+  /** Dedupe keys of the batches being written: the store has them only once each commits. */
+  private readonly inFlightKeys = new Set<string>();
+  private readonly batchKeys = new PerBatch<string>();
 
   constructor(private readonly db: Db, private readonly writer: GroupCommit) {
-    this.insert = db.prepare(
+    // The conflict clause is a second guard; the check below already found these readings new.
+    this.insert = writer.statement(
       `INSERT INTO readings (device_id, reading_id, home_id, resident_id, type, ts, received_at, vals)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, reading_id) DO NOTHING`,
     );
+    this.exists = db.prepare<[string, string], number>('SELECT 1 FROM readings WHERE device_id = ? AND reading_id = ?').pluck();
+    const settle = () => {
+      const keys = this.batchKeys.settle();
+      for (const k of keys) this.inFlightKeys.delete(k);
+      return keys.length;
+    };
+    writer.addHooks({
+      begin: () => this.batchKeys.begin(),
+      committed: () => {
+        const n = settle();
+        if (n > 0) for (const l of this.journaledListeners) l(n);
+      },
+      rolledBack: () => void settle(),
+    });
   }
 
   /**
@@ -39,10 +59,27 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
     this.listeners.push(listener);
   }
 
+  /** Called after each commit with how many new readings it journaled (the time-series forwarder). */
+  onJournaled(listener: (n: number) => void): void {
+    this.journaledListeners.push(listener);
+  }
+
+  /**
+   * Stores the readings that are new (by device and reading id) and answers,
+   * per reading, whether it was. A recorded job: whether a reading is new is
+   * known before the write (the store holds every committed batch;
+   * `inFlightKeys` the others), so the rules can judge it in the same batch.
+   */
   append(readings: readonly Reading[], done: (err: Error | null, stored?: boolean[]) => void): void {
-    this.writer.enqueue(() => {
-      const flags = readings.map((r) =>
-        this.insert.run(r.deviceId, r.id, r.homeId, r.residentId, r.type, r.ts, r.receivedAt, JSON.stringify(r.values)).changes === 1);
+    this.writer.enqueueRecorded(() => {
+      const flags = readings.map((r) => {
+        const key = `${r.deviceId}\n${r.id}`;
+        if (this.inFlightKeys.has(key) || this.exists.get(r.deviceId, r.id) !== undefined) return false;
+        this.insert.run(r.deviceId, r.id, r.homeId, r.residentId, r.type, r.ts, r.receivedAt, JSON.stringify(r.values));
+        this.inFlightKeys.add(key);
+        this.batchKeys.current.push(key);
+        return true;
+      });
       if (this.listeners.length > 0) {
         const stored = readings.filter((_, i) => flags[i]);
         if (stored.length > 0) for (const l of this.listeners) l(stored);

@@ -45,7 +45,7 @@ export async function startTimeSeries(config: HubConfig, deps: TimeSeriesDeps): 
     db: deps.db, writer: deps.writer, sink: store, log, metrics: deps.metrics,
     batchSize: config.influxBatchSize, flushMs: config.influxFlushMs, now: deps.now,
   });
-  deps.readings.onStored((stored) => forwarder.notify(stored.length));
+  deps.readings.onJournaled((n) => forwarder.notify(n));
   forwarder.start();
   const queries = new ForwardedReadingQueries(store, deps.readings, () => forwarder.cursor, log, deps.metrics);
   return { queries, store, forwarder, stop: () => forwarder.stop() };

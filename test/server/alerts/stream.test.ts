@@ -31,6 +31,8 @@ describe('operator stream', () => {
   let alertId: string;
 
   it('says hello with the current seq, then pushes the reading and alert.created of a crisis', async () => {
+    // The two devices' connection events are written by now (hello's seq is then stable).
+    await h.t.hub.ctx.writer.drain();
     const stream = await StreamClient.open(h.t, op());
     const hello = await stream.next((m) => m.type === 'hello');
     expect(hello).toMatchObject({ seq: h.t.hub.ctx.eventLog.latestSeq(), user: { username: 'op-zhang', role: 'operator' } });

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { GroupCommit, type Done, type GroupCommitOptions, type Work } from '../../../server/store/groupCommit.js';
+import { GroupCommit, PerBatch, type Done, type GroupCommitOptions, type Work } from '../../../server/store/groupCommit.js';
 import { MIGRATIONS } from '../../../server/store/migrations.js';
 import { migrate, openDatabase, type Db } from '../../../server/store/sqliteDb.js';
 
@@ -195,6 +195,116 @@ describe('GroupCommit', () => {
     await expect(bad).rejects.toThrow(RangeError);
     await expect(ok).resolves.toBe(1);
     expect(committed()).toEqual(['a=1']);
+  });
+});
+
+describe.each([
+  ['on the writer thread', true],
+  ['on the event loop (no thread)', false],
+])('GroupCommit, recorded jobs %s', (_label, thread) => {
+  let db: Db;
+  let reader: Db;
+  let gc: GroupCommit;
+  const commits: number[] = [];
+  const errors: Error[] = [];
+
+  beforeEach(() => {
+    db = track(openDatabase(dir));
+    db.exec('CREATE TABLE scratch (k TEXT PRIMARY KEY, v INTEGER NOT NULL) STRICT');
+    reader = track(new Database(join(dir, 'anxin.sqlite'), { readonly: true }));
+    commits.length = 0;
+    errors.length = 0;
+    gc = new GroupCommit(db, { thread, onCommit: (_s, jobs) => commits.push(jobs), onError: (err) => errors.push(err) });
+  });
+
+  afterEach(async () => {
+    await gc.close();
+  });
+
+  const committed = () => (reader.prepare('SELECT k, v FROM scratch ORDER BY rowid').all() as { k: string; v: number }[]).map((r) => `${r.k}=${r.v}`);
+
+  it('writes recorded jobs in one transaction and tells each caller after the commit, with the result of its JavaScript', async () => {
+    const ins = gc.statement('INSERT INTO scratch (k, v) VALUES (?, ?)');
+    const seen: string[][] = [];
+    const answers = ['a', 'b', 'c'].map((k, i) => new Promise<number | undefined>((resolve) => gc.enqueueRecorded(() => {
+      ins.run(k, i);
+      return i * 10;
+    }, (err, result) => {
+      expect(err).toBeNull();
+      seen.push(committed());
+      resolve(result);
+    })));
+    expect(committed()).toEqual([]);
+    expect(await Promise.all(answers)).toEqual([0, 10, 20]);
+    expect(seen).toEqual([['a=0', 'b=1', 'c=2'], ['a=0', 'b=1', 'c=2'], ['a=0', 'b=1', 'c=2']]);
+    expect(commits).toEqual([3]);
+  });
+
+  it('keeps queue order between recorded and direct jobs, a direct job seeing every recorded write before it', async () => {
+    const ins = gc.statement('INSERT INTO scratch (k, v) VALUES (?, ?)');
+    const order: string[] = [];
+    const a = gc.runRecorded(() => { ins.run('a', 1); order.push('a'); });
+    const count = gc.run((d) => { order.push('count'); return (d.prepare('SELECT count(*) AS n FROM scratch').get() as { n: number }).n; });
+    const b = gc.runRecorded(() => { ins.run('b', 2); order.push('b'); });
+    await Promise.all([a, b]);
+    expect(await count).toBe(1);
+    expect(order).toEqual(['a', 'count', 'b']);
+    expect(committed()).toEqual(['a=1', 'b=2']);
+  });
+
+  it('fails only the job whose write fails (or whose JavaScript throws), drops its effects, and commits the rest', async () => {
+    const ins = gc.statement('INSERT INTO scratch (k, v) VALUES (?, ?)');
+    const effects: string[] = [];
+    const pending = new PerBatch<string>();
+    let resyncs = 0;
+    gc.addHooks({
+      begin: () => pending.begin(),
+      mark: () => pending.mark(),
+      discard: (from, to) => pending.discardOldest(from, to),
+      resync: () => (resyncs += 1),
+      committed: () => void effects.push(...pending.settle()),
+      rolledBack: () => void pending.settle(),
+    });
+    const job = (k: string, v: number, fail = false) => gc.runRecorded(() => {
+      ins.run(k, v);
+      pending.current.push(`told ${k}`);
+      if (fail) throw new Error(`gave up on ${k}`);
+      return k;
+    }).then((r) => r, (err: Error) => err.message);
+    const told = await Promise.all([job('a', 1), job('a', 2), job('b', 3, true), job('c', 4)]);
+    expect(told).toEqual(['a', expect.stringMatching(/UNIQUE constraint failed/), 'gave up on b', 'c']);
+    expect(committed()).toEqual(['a=1', 'c=4']);
+    expect(effects).toEqual(['told a', 'told c']);
+    // Memory is re-read from the store before the next batch is recorded.
+    expect(resyncs).toBe(0);
+    await gc.runRecorded(() => ins.run('d', 5));
+    expect(resyncs).toBe(1);
+    expect(effects).toEqual(['told a', 'told c']);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('savepoint() takes back the writes of a part that throws, inside a recorded job', async () => {
+    const ins = gc.statement('INSERT INTO scratch (k, v) VALUES (?, ?)');
+    await gc.runRecorded(() => {
+      ins.run('kept', 1);
+      expect(() => gc.savepoint(() => { ins.run('dropped', 2); throw new Error('rules fault'); })).toThrow('rules fault');
+      gc.savepoint(() => ins.run('also kept', 3));
+    });
+    expect(committed()).toEqual(['kept=1', 'also kept=3']);
+  });
+
+  it('reports a recorded job that writes around the recorder', async () => {
+    await gc.runRecorded(() => db.prepare("INSERT INTO scratch (k, v) VALUES ('sneaky', 1)").run());
+    expect(errors.map((e) => e.message)).toContain('a recorded job wrote through the connection instead of statement(); its writes were not part of the group commit');
+  });
+
+  it('drain() waits for every batch; close() refuses later work', async () => {
+    const ins = gc.statement('INSERT INTO scratch (k, v) VALUES (?, ?)');
+    for (let i = 0; i < 50; i++) gc.enqueueRecorded(() => ins.run(`k${i}`, i), () => {});
+    await gc.drain();
+    expect(committed()).toHaveLength(50);
+    await gc.close();
+    await expect(gc.runRecorded(() => ins.run('late', 0))).rejects.toThrow('store is closed');
   });
 });
 
