@@ -1,7 +1,8 @@
 /**
  * The embedded aedes broker (aedes 1.x, ESM, `Aedes.createBroker`) with Anxin's
  * hooks: per-address connection limits, per-client secrets, the topic ACL, and
- * the ingest in `authorizePublish`. MQTT over TCP here; over WebSocket the HTTP
+ * the ingest in `authorizePublish`, whose QoS 1 PUBACKs the hub sends itself
+ * once a reading is durable (deferredAcks.ts). MQTT over TCP here; over WebSocket the HTTP
  * server hands its `/mqtt` sockets to `handle`.
  *
  * aedes 1.2 speaks MQTT 3.1 and 3.1.1 only; an MQTT 5 client is answered with
@@ -21,6 +22,7 @@ import type { HubMetrics } from '../metrics.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import { authorizeSubscribeFilter, type Principal } from './acl.js';
 import { ConnectLimiter } from './connectLimiter.js';
+import { DeferredAcks } from './deferredAcks.js';
 
 export interface BrokerDeps {
   topics: Topics;
@@ -51,6 +53,8 @@ export class HubBroker {
   private readonly limiter: ConnectLimiter;
   private readonly unusable = unusableHash('device');
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Publishes a client may have unacknowledged in the store's pipeline before aedes stops reading it. */
+  private readonly acks = new DeferredAcks(64);
 
   constructor(private readonly deps: BrokerDeps) {
     this.limiter = new ConnectLimiter({ burst: deps.connectBurst, perSecond: deps.connectPerSecond });
@@ -85,7 +89,16 @@ export class HubBroker {
           cb(new Error('client is not signed in'));
           return;
         }
-        ingest.handle(principal, packet as PublishPacket & { qos: 0 | 1 | 2 }, cb);
+        if (!client || packet.qos !== 1) {
+          ingest.handle(principal, packet as PublishPacket & { qos: 0 | 1 | 2 }, cb);
+          return;
+        }
+        // The hub sends this PUBACK itself once the reading is durable (see deferredAcks.ts);
+        // aedes, seeing QoS 0, sends none, and reads on once the ingest has taken the packet.
+        const { durable, admit } = this.acks.take(client, packet.messageId!, () => cb(null));
+        packet.qos = 0;
+        ingest.handle(principal, packet as PublishPacket & { qos: 0 | 1 | 2 }, durable);
+        admit();
       },
       authorizeSubscribe: (client, sub, cb) => {
         const principal = client ? this.principals.get(client) : undefined;

@@ -129,11 +129,15 @@ export class Ingest {
       done(null);
       return;
     }
+    // Nobody subscribes to telemetry (the ACL grants it to no client): no fan-out. Dropped now,
+    // as aedes may publish the packet before the readings are stored (see deferredAcks.ts).
+    const topicName = packet.topic;
+    this.drop(packet);
     readings.append(accepted, (err, stored) => {
       if (err) {
         // Not durable, so no PUBACK: the error closes the connection and the
         // sender keeps the reading and sends it again (MQTT-4.4.0-1).
-        log.error({ err, clientId: principal.id, topic: packet.topic }, 'store failed; reading not acknowledged');
+        log.error({ err, clientId: principal.id, topic: topicName }, 'store failed; reading not acknowledged');
         done(err);
         return;
       }
@@ -147,8 +151,6 @@ export class Ingest {
           metrics.readingsDuplicate.inc();
         }
       }
-      // Stored: nobody subscribes to telemetry (the ACL grants it to no client), so skip the fan-out.
-      this.drop(packet);
       done(null);
     });
   }
