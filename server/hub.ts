@@ -21,7 +21,7 @@ import { openDatabase } from './store/sqliteDb.js';
 import { SqliteReadingStore } from './store/sqliteReadingStore.js';
 import { startTimeSeries } from './store/timeSeries.js';
 import { UserStore } from './store/userStore.js';
-import { AlertEngine } from './alerts/alertEngine.js';
+import { AlertEngine, streamReading } from './alerts/alertEngine.js';
 import { AlertService } from './alerts/alertService.js';
 import { AlertStore } from './alerts/alertStore.js';
 import { EscalationNotifier } from './alerts/escalationNotifier.js';
@@ -104,6 +104,8 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     engine.onReadingsStored(stored);
     watchdog.onReadingsStored(stored);
   };
+  // Screens see each new reading (its event is written with it); the bench's rules-off mode skips this too.
+  if (!rulesOff) readings.streamWith((r) => streamReading(eventLog, r));
   if (!rulesOff) readings.onStored((stored) => {
     try {
       engine.judge(() => judge(stored));

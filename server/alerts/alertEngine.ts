@@ -47,6 +47,18 @@ const TREND_KEEP = 64;
 /** Reading types whose arrival is pushed to screens as a `reading` event. */
 const STREAMED_TYPES = new Set(['blood_pressure', 'glucose', 'fall', 'sos']);
 
+/**
+ * The `reading` event of a new reading, if its type is streamed: numbered and
+ * queued here, its row written with the reading (SqliteReadingStore.streamWith).
+ */
+export function streamReading(events: EventLog, r: Reading): number | null {
+  if (!STREAMED_TYPES.has(r.type)) return null;
+  return events.reserve('reading', r.receivedAt, { homeId: r.homeId, residentId: r.residentId }, {
+    deviceId: r.deviceId, id: r.id, residentId: r.residentId, homeId: r.homeId, type: r.type,
+    ts: new Date(r.ts).toISOString(), values: r.values,
+  });
+}
+
 export type AlertScope = { homeId: string; residentId: string | null; deviceId: string | null };
 
 /** How the latest alert of a dedupe key ended, for time rules deciding whether to raise again. */
@@ -119,12 +131,6 @@ export class AlertEngine {
    */
   onReadingsStored(readings: readonly Reading[]): void {
     for (const r of readings) {
-      if (STREAMED_TYPES.has(r.type)) {
-        this.deps.events.append('reading', r.receivedAt, { homeId: r.homeId, residentId: r.residentId }, {
-          deviceId: r.deviceId, id: r.id, residentId: r.residentId, homeId: r.homeId, type: r.type,
-          ts: new Date(r.ts).toISOString(), values: r.values,
-        });
-      }
       const match = this.evaluate(r);
       if (match) this.raiseOrAttach(keyFor(r, match), match, { homeId: r.homeId, residentId: r.residentId, deviceId: r.deviceId }, refOf(r), r.receivedAt);
     }

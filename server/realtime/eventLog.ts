@@ -53,6 +53,16 @@ export class EventLog {
     });
   }
 
+  /**
+   * Numbers an event whose row another statement of the same job writes (a
+   * reading's, by the readings trigger), and queues it for listeners.
+   */
+  reserve(type: StreamEventType, at: number, scope: { homeId: string | null; residentId: string | null }, data: Record<string, unknown>): number {
+    const seq = ++this.lastSeq;
+    this.pending.current.push({ seq, type, at, homeId: scope.homeId, residentId: scope.residentId, data });
+    return seq;
+  }
+
   /** Appends an event; call only inside a group-commit job. */
   append(type: StreamEventType, at: number, scope: { homeId: string | null; residentId: string | null }, data: Record<string, unknown>): void {
     const seq = ++this.lastSeq;

@@ -80,7 +80,7 @@ export class JournalForwarder {
        FROM readings r WHERE r.seq > ? ORDER BY r.seq LIMIT ?`,
     ).raw(true);
     this.lastSeqStmt = o.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM readings');
-    this.saveCursor = o.db.prepare(
+    this.saveCursor = o.writer.statement(
       `INSERT INTO forward_cursors (target, seq, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (target) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
     );
@@ -168,18 +168,33 @@ export class JournalForwarder {
     return full;
   }
 
+  /** The batch after the cursor, read while the previous one was being written. */
+  private prefetched: { after: number; batch: JournalReading[] } | null = null;
+
+  private readAfter(seq: number): JournalReading[] {
+    return (this.readBatch.all(seq, this.batchSize) as Row[]).map(toJournalReading);
+  }
+
   /** Writes the next batch; true when it was full (more may be waiting). */
   private async forwardOnce(): Promise<boolean> {
-    const rows = this.readBatch.all(this.cursorSeq, this.batchSize) as Row[];
+    const ahead = this.prefetched;
+    this.prefetched = null;
+    const batch = ahead?.after === this.cursorSeq ? ahead.batch : this.readAfter(this.cursorSeq);
     this.pending = 0;
     this.updateLag();
-    if (rows.length === 0) return false;
-    const batch = rows.map(toJournalReading);
-    const started = process.hrtime.bigint();
-    const result = await this.o.sink.write(batch);
-    this.o.metrics?.influxWriteLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    if (batch.length === 0) return false;
     const last = batch[batch.length - 1]!.seq;
-    await this.o.writer.run(() => this.saveCursor.run(this.o.sink.target, last, this.now()));
+    const started = process.hrtime.bigint();
+    const writing = this.o.sink.write(batch);
+    // While the store works on this batch, read and decode the next one (used only if this one is confirmed).
+    if (batch.length === this.batchSize) this.prefetched = { after: last, batch: this.readAfter(last) };
+    const result = await writing;
+    this.o.metrics?.influxWriteLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    // Recorded, and not waited for: it rides with the ingest's next group commit. Saves commit in
+    // order; a crash before this one commits replays the batch, which is harmless (idempotent points).
+    this.o.writer.enqueueRecorded(() => this.saveCursor.run(this.o.sink.target, last, this.now()), (err) => {
+      if (err) this.o.log.warn({ err, target: this.o.sink.target, seq: last }, 'saving the forwarding cursor failed; a restart replays from the previous one');
+    });
     this.cursorSeq = last;
     this.o.metrics?.influxPointsWritten.inc(batch.length - result.refused);
     if (result.refused > 0) {
@@ -188,7 +203,7 @@ export class JournalForwarder {
         'the time-series store refused points for good; they stay in the journal');
     }
     this.updateLag();
-    return rows.length === this.batchSize;
+    return batch.length === this.batchSize;
   }
 
   private updateLag(): void {

@@ -260,4 +260,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER directory_version_mqtt_credentials_u AFTER UPDATE ON mqtt_credentials BEGIN UPDATE directory_version SET version = version + 1; END;
   CREATE TRIGGER directory_version_mqtt_credentials_d AFTER DELETE ON mqtt_credentials BEGIN UPDATE directory_version SET version = version + 1; END;
   `,
+  /* 7: a reading's live-stream event is written by the store itself (the writer thread builds its JSON),
+        with the seq the hub numbered it (readings.stream_seq); see SqliteReadingStore.streamWith */ `
+  ALTER TABLE readings ADD COLUMN stream_seq INTEGER;
+  CREATE TRIGGER readings_stream AFTER INSERT ON readings WHEN new.stream_seq IS NOT NULL BEGIN
+    INSERT INTO events (seq, at, type, home_id, resident_id, data) VALUES (
+      new.stream_seq, new.received_at, 'reading', new.home_id, new.resident_id,
+      json_object('deviceId', new.device_id, 'id', new.reading_id, 'residentId', new.resident_id, 'homeId', new.home_id,
+        'type', new.type, 'ts', strftime('%Y-%m-%dT%H:%M:%fZ', new.ts / 1000.0, 'unixepoch'), 'values', json(new.vals)));
+  END;
+  `,
 ];

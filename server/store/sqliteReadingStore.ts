@@ -25,6 +25,7 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
   private readonly exists;
   private readonly listeners: StoredListener[] = [];
   private readonly journaledListeners: Array<(n: number) => void> = [];
+  private streamSeq: (r: Reading, vals: string) => number | null = () => null;
   /** Dedupe keys of the batches being written: the store has them only once each commits. */
   private readonly inFlightKeys = new Set<string>();
   private readonly batchKeys = new PerBatch<string>();
@@ -32,8 +33,8 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
   constructor(private readonly db: Db, private readonly writer: GroupCommit) {
     // The conflict clause is a second guard; the check below already found these readings new.
     this.insert = writer.statement(
-      `INSERT INTO readings (device_id, reading_id, home_id, resident_id, type, ts, received_at, vals)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, reading_id) DO NOTHING`,
+      `INSERT INTO readings (device_id, reading_id, home_id, resident_id, type, ts, received_at, vals, stream_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, reading_id) DO NOTHING`,
     );
     this.exists = db.prepare<[string, string], number>('SELECT 1 FROM readings WHERE device_id = ? AND reading_id = ?').pluck();
     const settle = () => {
@@ -59,6 +60,15 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
     this.listeners.push(listener);
   }
 
+  /**
+   * Gives each new reading a live-stream event: `seq` numbers it (or answers
+   * null: not streamed), and the store's trigger (migration 7) writes the
+   * event row, its JSON built by SQLite, with the reading.
+   */
+  streamWith(seq: (r: Reading, vals: string) => number | null): void {
+    this.streamSeq = seq;
+  }
+
   /** Called after each commit with how many new readings it journaled (the time-series forwarder). */
   onJournaled(listener: (n: number) => void): void {
     this.journaledListeners.push(listener);
@@ -75,7 +85,8 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
       const flags = readings.map((r) => {
         const key = `${r.deviceId}\n${r.id}`;
         if (this.inFlightKeys.has(key) || this.exists.get(r.deviceId, r.id) !== undefined) return false;
-        this.insert.run(r.deviceId, r.id, r.homeId, r.residentId, r.type, r.ts, r.receivedAt, JSON.stringify(r.values));
+        const vals = JSON.stringify(r.values);
+        this.insert.run(r.deviceId, r.id, r.homeId, r.residentId, r.type, r.ts, r.receivedAt, vals, this.streamSeq(r, vals));
         this.inFlightKeys.add(key);
         this.batchKeys.current.push(key);
         return true;
