@@ -397,7 +397,7 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
       ['readings/s scheduled / published / acked', `${latency.readingsPerSecondScheduled.toFixed(0)} / ${latency.readingsPerSecondPublished.toFixed(0)} / ${latency.readingsPerSecondAcked.toFixed(0)}`, fellBehind ? 'FELL BEHIND' : 'on pace'],
       ['generator lag p50 / p99 / max (ms)', `${ms(latency.pacing.lagP50Ms)} / ${ms(latency.pacing.lagP99Ms)} / ${ms(latency.pacing.lagMaxMs)}`, ''],
       ['PUBACK latency p50 / p99 / max (ms)', `${ms(latency.puback.p50Ms)} / ${ms(latency.puback.p99Ms)} / ${ms(latency.puback.maxMs)}`, ''],
-      ['group commits/s × readings; mean (ms)', `${hubNum('commitsPerSecond', 0)} × ${hubNum('jobsPerCommit', 1)}; ${hubNum('commitMeanMs', 2)}`, `${pct(Number(latency.hub.commitShareOfWindow))} of the window`],
+      ['group commits/s × readings; mean (ms)', `${hubNum('commitsPerSecond', 0)} × ${hubNum('jobsPerCommit', 1)}; ${hubNum('commitMeanMs', 2)}`, `writer thread ${pct(Number(latency.hub.commitShareOfWindow))} busy`],
       ['hub CPU; generator; stream client (of one core)', `${pct(latency.cpu.brokerCoreShare)}; ${pct(latency.generatorCoreShare)}; ${pct(latency.cpu.benchCoreShare)}`, `RSS ${(latency.brokerRssBytes / 2 ** 20).toFixed(0)} MiB`],
       [`machine CPU (of all ${cores}); other processes`, `${pct(latency.cpu.machineBusy)}; ${pct(latency.cpu.othersCoreShare)}`, ''],
       ['stream messages: reading / alert.* (MiB)', `${latency.stream.counts.reading ?? 0} / ${(latency.stream.counts['alert.created'] ?? 0) + (latency.stream.counts['alert.updated'] ?? 0)}`, `${latency.stream.mib.toFixed(1)} MiB`],

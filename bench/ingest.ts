@@ -173,7 +173,7 @@ async function runIngest(p: IngestParams): Promise<BenchOutcome> {
       row('PUBACKs total / published', (f) => `${f.load.totalAcks} / ${f.load.published}`),
       row('delivered / stored', (f) => String(f.checks.subscriberReceived ?? f.checks.storedRows)),
       ['group commits/s × readings each', '', `${num(hub.checks.commitsPerSecond, 0)} × ${num(hub.checks.jobsPerCommit, 1)}`],
-      ['commit mean (ms); share of window', '', `${num(hub.checks.commitMeanMs, 2)}; ${pct(Number(hub.checks.commitShareOfWindow))}`],
+      ['commit mean (ms); writer thread busy', '', `${num(hub.checks.commitMeanMs, 2)}; ${pct(Number(hub.checks.commitShareOfWindow))}`],
       ['hub / bare throughput', '', `${ratio.toFixed(2)} × (${verdict}${disturbed ? '?' : ''})`],
     ],
   };

@@ -317,7 +317,7 @@ export function storeFiguresBetween(before: Map<string, number>, after: Map<stri
     commitsPerSecond: commits / seconds,
     jobsPerCommit: commits > 0 ? delta('anxin_store_commit_jobs_sum') / commits : 0,
     commitMeanMs: commits > 0 ? (commitSeconds / commits) * 1000 : 0,
-    /** Synchronous SQLite work (including fsync) blocks the hub's event loop for this share of the window. */
+    /** The ingest's transactions (including fsync) keep the writer thread busy this share of the window (off the event loop). */
     commitShareOfWindow: commitSeconds / seconds,
     ingestMeanMs: ingested > 0 ? (delta('anxin_ingest_latency_seconds_sum') / ingested) * 1000 : 0,
   };

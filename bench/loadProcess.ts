@@ -173,7 +173,12 @@ function connect(device: LoadDevice, index: number, topics: Topics): Promise<Sen
       connectTimeout: opts.connectTimeoutMs,
     });
     const s: Sender = { device, index, client, topic: topics.telemetry(device.homeId, device.id), inFlight: 0, seq: 0, abnormal: 0, closed: false };
-    client.once('connect', () => resolve(s));
+    client.once('connect', () => {
+      // Nagle off, as a device sending one reading at a time effectively has it: with several
+      // publishes in flight, Nagle would hold each next one for the broker's delayed TCP ACK.
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      resolve(s);
+    });
     client.on('error', (err) => reject(new Error(`${device.id}: ${err.message}`)));
     client.on('close', () => {
       if (!s.closed && !stopped) closedEarly += 1;
