@@ -104,7 +104,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     engine.onReadingsStored(stored);
     watchdog.onReadingsStored(stored);
   };
-  // Screens see each new reading (its event is written with it); the bench's rules-off mode skips this too.
+  // Screens see each new reading (the reading is its event's record); the bench's rules-off mode skips this too.
   if (!rulesOff) readings.streamWith((r) => streamReading(eventLog, r));
   if (!rulesOff) readings.onStored((stored) => {
     try {

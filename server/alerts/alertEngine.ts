@@ -49,7 +49,7 @@ const STREAMED_TYPES = new Set(['blood_pressure', 'glucose', 'fall', 'sos']);
 
 /**
  * The `reading` event of a new reading, if its type is streamed: numbered and
- * queued here, its row written with the reading (SqliteReadingStore.streamWith).
+ * queued here, recorded by the reading itself (SqliteReadingStore.streamWith).
  */
 export function streamReading(events: EventLog, r: Reading): number | null {
   if (!STREAMED_TYPES.has(r.type)) return null;

@@ -79,13 +79,12 @@ const COLUMNS: Array<[keyof Alert, string, 'json' | 'bool' | 'plain']> = [
   ['doctorAcknowledgedAt', 'doctor_acknowledged_at', 'plain'], ['resolvedAt', 'resolved_at', 'plain'], ['outcome', 'outcome', 'plain'],
 ];
 
-function toRow(a: Alert): Record<string, unknown> {
-  const row: Record<string, unknown> = {};
-  for (const [key, col, kind] of COLUMNS) {
+/** The alert's column values, in COLUMNS order (positional: what the writer thread is sent stays small). */
+function toRow(a: Alert): unknown[] {
+  return COLUMNS.map(([key, , kind]) => {
     const v = a[key];
-    row[col] = kind === 'json' ? (v === null ? null : JSON.stringify(v)) : kind === 'bool' ? (v ? 1 : 0) : v;
-  }
-  return row;
+    return kind === 'json' ? (v === null ? null : JSON.stringify(v)) : kind === 'bool' ? (v ? 1 : 0) : v;
+  });
 }
 
 function fromRow(r: Record<string, unknown>): Alert {
@@ -111,7 +110,7 @@ export class AlertStore {
   constructor(private readonly db: Db, writer: GroupCommit) {
     const cols = COLUMNS.map(([, c]) => c);
     this.upsertStmt = writer.statement(
-      `INSERT INTO alerts (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})
+      `INSERT INTO alerts (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
        ON CONFLICT (id) DO UPDATE SET ${cols.filter((c) => c !== 'id').map((c) => `${c} = excluded.${c}`).join(', ')}`,
     );
     this.historyStmt = writer.statement(
@@ -125,7 +124,7 @@ export class AlertStore {
   }
 
   save(alert: Alert): void {
-    this.upsertStmt.run(toRow(alert));
+    this.upsertStmt.run(...toRow(alert));
   }
 
   appendHistory(alertId: string, e: Omit<HistoryEntry, 'seq'>): void {

@@ -22,6 +22,7 @@ export interface StreamEvent {
 
 export class EventLog {
   private readonly insert;
+  private readonly sinceStmt;
   /** Events of each open batch, pushed to listeners when it commits. */
   private readonly pending = new PerBatch<StreamEvent>();
   private readonly listeners: Array<(events: StreamEvent[]) => void> = [];
@@ -42,7 +43,18 @@ export class EventLog {
 
   constructor(private readonly db: Db, writer: GroupCommit) {
     this.insert = writer.statement('INSERT INTO events (seq, at, type, home_id, resident_id, data) VALUES (?, ?, ?, ?, ?, ?)');
-    this.lastSeq = (db.prepare('SELECT max(seq) AS s FROM events').get() as { s: number | null }).s ?? 0;
+    this.sinceStmt = db.prepare(`
+      SELECT * FROM (
+        SELECT seq, at, type, home_id, resident_id, data FROM events WHERE seq > @after AND seq <= @upTo ORDER BY seq LIMIT @limit)
+      UNION ALL
+      SELECT * FROM (
+        SELECT stream_seq AS seq, received_at AS at, 'reading' AS type, home_id, resident_id,
+          json_object('deviceId', device_id, 'id', reading_id, 'residentId', resident_id, 'homeId', home_id, 'type', type,
+            'ts', strftime('%Y-%m-%dT%H:%M:%fZ', ts / 1000.0, 'unixepoch'), 'values', json(vals)) AS data
+        FROM readings WHERE stream_seq > @after AND stream_seq <= @upTo ORDER BY stream_seq LIMIT @limit)
+      ORDER BY seq LIMIT @limit`);
+    const maxOf = (sql: string) => (db.prepare(sql).get() as { s: number | null }).s ?? 0;
+    this.lastSeq = Math.max(maxOf('SELECT max(seq) AS s FROM events'), maxOf('SELECT max(stream_seq) AS s FROM readings WHERE stream_seq IS NOT NULL'));
     this.publishedSeq = this.lastSeq;
     writer.addHooks({
       begin: () => this.pending.begin(),
@@ -54,8 +66,8 @@ export class EventLog {
   }
 
   /**
-   * Numbers an event whose row another statement of the same job writes (a
-   * reading's, by the readings trigger), and queues it for listeners.
+   * Numbers an event that has no row of its own (a reading's: the reading
+   * carries the seq, see since), and queues it for listeners.
    */
   reserve(type: StreamEventType, at: number, scope: { homeId: string | null; residentId: string | null }, data: Record<string, unknown>): number {
     const seq = ++this.lastSeq;
@@ -83,9 +95,14 @@ export class EventLog {
     this.listeners.push(listener);
   }
 
-  /** Published events after `seq`, oldest first, at most `limit`. */
+  /**
+   * Published events after `seq`, oldest first, at most `limit`: the events
+   * table's, merged with the `reading` events, which are the readings
+   * themselves (numbered by stream_seq; their JSON built here as the live
+   * event's was).
+   */
   since(seq: number, limit: number): StreamEvent[] {
-    const rows = this.db.prepare('SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').all(seq, this.publishedSeq, limit) as Array<Record<string, unknown>>;
+    const rows = this.sinceStmt.all({ after: seq, upTo: this.publishedSeq, limit }) as Array<Record<string, unknown>>;
     return rows.map((r) => ({
       seq: r.seq as number,
       type: r.type as StreamEventType,

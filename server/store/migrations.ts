@@ -270,4 +270,10 @@ export const MIGRATIONS: readonly string[] = [
         'type', new.type, 'ts', strftime('%Y-%m-%dT%H:%M:%fZ', new.ts / 1000.0, 'unixepoch'), 'values', json(new.vals)));
   END;
   `,
+  /* 8: a reading's stream event is not copied into events at all: the stream replays it from the
+        reading itself, by its stream_seq (see EventLog.since). Readings journaled under 7 keep their copy. */ `
+  DROP TRIGGER readings_stream;
+  UPDATE readings SET stream_seq = NULL WHERE stream_seq IS NOT NULL;
+  CREATE INDEX readings_stream_seq ON readings (stream_seq) WHERE stream_seq IS NOT NULL;
+  `,
 ];

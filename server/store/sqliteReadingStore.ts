@@ -62,8 +62,8 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
 
   /**
    * Gives each new reading a live-stream event: `seq` numbers it (or answers
-   * null: not streamed), and the store's trigger (migration 7) writes the
-   * event row, its JSON built by SQLite, with the reading.
+   * null: not streamed), and the reading keeps that number (stream_seq), from
+   * which the stream replays it (EventLog.since).
    */
   streamWith(seq: (r: Reading, vals: string) => number | null): void {
     this.streamSeq = seq;

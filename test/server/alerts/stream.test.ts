@@ -58,7 +58,7 @@ describe('operator stream', () => {
     expect((await api(h.t, op(), 'POST', `/api/v1/alerts/${alertId}/ack`)).status).toBe(200);
     h.clock.advance(MINUTE);
     await send(sos, 'wh-0001', 'sos-0001', { type: 'sos' }, h.clock.now());
-    await send(cuff, 'wh-0001', 'bp-0001', bp(190, 99), h.clock.now());
+    const crisisId = await send(cuff, 'wh-0001', 'bp-0001', bp(190, 99), h.clock.now());
     const missed = logSeqsAfter(lastSeq);
     expect(missed.length).toBeGreaterThanOrEqual(5);
 
@@ -68,6 +68,12 @@ describe('operator stream', () => {
     await stream.next((m) => m.type === 'resumed', 'resumed');
     const replayed = eventsOf(stream.messages);
     expect(replayed.map((e) => e.seq)).toEqual(missed);
+    // A reading's event is replayed from the reading itself, in the shape it was pushed live.
+    const reading = replayed.find((e) => e.type === 'reading' && e.data.id === crisisId);
+    expect(reading?.data).toEqual({
+      deviceId: 'bp-0001', id: crisisId, residentId: 'r-0001', homeId: 'wh-0001', type: 'blood_pressure',
+      ts: new Date(h.clock.now()).toISOString(), values: expect.objectContaining({ systolic: 190, diastolic: 99 }),
+    });
     expect(replayed.filter((e) => e.type.startsWith('alert.')).map((e) => [e.type, e.data.rule, e.data.state])).toEqual([
       ['alert.updated', 'bp_crisis', 'acknowledged'],
       ['alert.created', 'sos', 'open'],
