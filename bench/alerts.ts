@@ -343,11 +343,11 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
       `1 reading in ${every} is abnormal, per cuff in turn: ${ABNORMAL_READINGS[p.mix].map((a) => `${a.rule} ${a.values.systolic}/${a.values.diastolic} pulse ${a.values.pulse} (${a.severity})`).join(', ')}, ` +
       `each twice in a row (the first opens an alert, the second attaches); the others normal (systolic 118–137). hub ANXIN_SYNC=${p.sync}.`,
     p.mix === 'systolic'
-      ? 'Mix "systolic": each reading with systolic ≥ 140 (3 of the 5 abnormal kinds) makes the engine read its resident\'s blood pressures of the last 7 days for bp_trend. ' +
-        'A saturating load gives each resident thousands of readings within seconds (a real cuff: a few a day), so part 1 over-weights that query; --mix diastolic reaches the same rules without it.'
-      : 'Mix "diastolic": the same five rules reached with systolic < 140, so bp_trend\'s 7-day history query never runs: this isolates the per-reading cost of the rules.',
+      ? 'Mix "systolic": each reading with systolic ≥ 140 (3 of the 5 abnormal kinds) is judged by bp_trend too, against its resident\'s high readings of the last 7 days (read from the journal once per resident, then kept in memory). ' +
+        '--mix diastolic reaches the same rules without bp_trend.'
+      : 'Mix "diastolic": the same five rules reached with systolic < 140, so bp_trend never judges: this isolates the per-reading cost of the other rules.',
     `1. Rules overhead: ${p.devices} cuffs, ${p.window} QoS 1 publishes in flight each, ${p.warmupSeconds} s warm-up + ${p.seconds} s measured per leg, legs in order ${legs.map((l) => (l.mode === 'off' ? 'A' : 'B')).join(' ')} ` +
-      `(A = ANXIN_BENCH_NO_RULES=1: stored, not judged; B = the normal hub: judged, alerts and stream events written in the same transaction). No stream client is connected in these legs. ` +
+      `(A = ANXIN_BENCH_NO_RULES=1: stored, not judged; B = the normal hub: judged and streamed, alerts and stream events written in the same transaction as the readings). No stream client is connected in these legs. ` +
       `Each hub is killed with SIGKILL under load and its stored rows counted: ${legs.every((l) => l.figures.checks.durable) ? 'every acknowledged reading was stored in every leg.' : 'ACKNOWLEDGED READINGS LOST.'}`,
     `2. Alert latency: ${p.residents} cuffs paced at ${p.rate} readings/s in total (${(p.rate / p.residents).toFixed(1)}/s each, evenly spaced by a 1 ms timer, QoS 1), ${p.warmupSeconds} s warm-up + ${p.latencySeconds} s measured; ` +
       `one operator on /api/v1/stream (bearer token, in the bench process; it also receives a \`reading\` event per stored reading). ` +
