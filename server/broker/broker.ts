@@ -1,12 +1,13 @@
 /**
- * The embedded aedes broker (aedes 1.x, ESM, `Aedes.createBroker`) with Anxin's
+ * The embedded aedes broker (ESM, `Aedes.createBroker`) with Anxin's
  * hooks: per-address connection limits, per-client secrets, the topic ACL, and
  * the ingest in `authorizePublish`, whose QoS 1 PUBACKs the hub sends itself
  * once a reading is durable (deferredAcks.ts). MQTT over TCP here; over WebSocket the HTTP
  * server hands its `/mqtt` sockets to `handle`.
  *
- * aedes 1.2 speaks MQTT 3.1 and 3.1.1 only; an MQTT 5 client is answered with
- * CONNACK 0x01 (unacceptable protocol version) and should fall back to 3.1.1.
+ * MQTT 3.1.1 and 5: aedes 2 (pinned at 2.0.0-beta.1; the 1.x line has no
+ * MQTT 5). The hook signatures are those of 1.x; return codes given as 3.1.1
+ * codes are answered to an MQTT 5 client as the matching reason codes.
  */
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createHash, timingSafeEqual } from 'node:crypto';
