@@ -11,12 +11,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Flags, type BenchOutcome, type BenchPart } from './benchPart.js';
 import { alertsPart } from './alerts.js';
+import { capacityPart } from './capacity.js';
 import { connectionsPart } from './connections.js';
 import { ingestPart } from './ingest.js';
 import { influxIngestPart } from './influxIngest.js';
 
 /** Every part, in the order a full run takes them. */
-const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, connectionsPart];
+const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, connectionsPart, capacityPart];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 

@@ -1,0 +1,524 @@
+/**
+ * Capacity of one hub under a realistic mix (issue 7, item 1), with the
+ * pass-through baselines measured in the same run under the same load.
+ *
+ * The fleet: K homes, each with `cuffs` blood-pressure cuffs (one resident
+ * each) that measure, and `kit` devices that only send heartbeats (fall
+ * sensor, SOS pendant, motion sensor), every device on its own MQTT
+ * connection. Per target (bare aedes, mosquitto when installed, the hub):
+ *
+ * 1. connect every client; RSS before and after gives memory per client;
+ * 2. paced: the cuffs send `rate` readings/s in total (1 in `100 / abnormal-pct`
+ *    abnormal), the kit its heartbeats; on the hub an operator console on
+ *    `/api/v1/stream` times publish → `alert.created` / `alert.updated`;
+ * 3. saturating: the cuffs reconnect and send as fast as acknowledged
+ *    (`window` in flight each), heartbeats going on: the throughput ratios.
+ *
+ * The hub is killed with SIGKILL at the end and its stored rows counted
+ * against every PUBACK (readings and heartbeats). Nothing is random: values
+ * and schedules follow from device index and sequence number, so two runs
+ * send the same readings in the same order.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
+import { httpJson } from '../test/helpers/process.js';
+import { TARGET_ALERT_P99_MS } from './alerts.js';
+import type { BenchOutcome, BenchPart, Flags } from './benchPart.js';
+import type { FromSwarm, SwarmConnected, SwarmResult, ToSwarm } from './connectionClients.js';
+import { DISTURBED, machineCaveats, pct } from './ingest.js';
+import {
+  fleet, fleetDocument, provisionHub, scrapeMetrics, startBareBroker, startHub, storeFiguresBetween,
+  type Figure, type HubTarget, type IngestTarget, type ProvisionedHub,
+} from './ingestTargets.js';
+import { LoadGenerator, wallClockMs, type AbnormalSent, type LoadDevice, type LoadResult, type PacingFigures } from './loadGenerator.js';
+import { ensureMosquitto, startMosquitto } from './mosquittoBroker.js';
+import { cpuMeter, readRssBytes, summarizeLatency, windowCpuMeter, type LatencySummary, type WindowCpu } from './procStats.js';
+
+/** Issue 7: the hub's ingest at least this share of bare aedes pass-through (the alert bar is the alerts part's). */
+export const TARGET_INGEST_RATIO = 1.0;
+/** Heartbeat-only devices of a home, in this order (`--kit` takes the first n). */
+export const KIT = ['fall_sensor', 'sos_button', 'motion_sensor'] as const;
+const OPERATOR = 'bench-operator';
+/** Clients that sign in (and leave) before memory is read; the rest sign in for the first time when measured. */
+const WARM_CLIENTS = 32;
+const SWARM_SCRIPT = fileURLToPath(new URL('./connectionClients.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MiB = 2 ** 20;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface CapacityParams {
+  homes: number;
+  cuffs: number;
+  kit: number;
+  rate: number;
+  abnormalPct: number;
+  heartbeatSeconds: number;
+  window: number;
+  warmupSeconds: number;
+  pacedSeconds: number;
+  seconds: number;
+  sync: 'full' | 'normal';
+  mosquittoInstall: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet
+
+/** The cuffs (`fleet`'s ids, load generator) and the heartbeat-only kit (`<home>-<type>`, swarm). */
+export function capacityFleet(p: Pick<CapacityParams, 'homes' | 'cuffs' | 'kit'>): { cuffs: LoadDevice[]; kit: Array<LoadDevice & { type: string }> } {
+  const cuffs = fleet(p.homes * p.cuffs, p.cuffs);
+  const homes = [...new Set(cuffs.map((d) => d.homeId))];
+  const kit = homes.flatMap((homeId) => KIT.slice(0, p.kit).map((type) => ({ id: `${homeId}-${type.split('_')[0]}`, homeId, type })));
+  return { cuffs, kit };
+}
+
+/** `fleetDocument` (a resident per cuff, the operator) with each home's kit added, unbound to a resident. */
+export function capacityDocument(cuffs: LoadDevice[], kit: Array<LoadDevice & { type: string }>): object {
+  const doc = fleetDocument(cuffs, { residentPerDevice: true, users: [{ username: OPERATOR, role: 'operator', name: 'benchmark operator' }] }) as { homes: Array<{ id: string; devices: object[] }> };
+  for (const home of doc.homes) home.devices.push(...kit.filter((d) => d.homeId === home.id).map((d) => ({ id: d.id, type: d.type })));
+  return doc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeat clients: one `connectionClients.ts` process (raw MQTT 3.1.1 sockets)
+
+class HeartbeatSwarm {
+  private waiting: { ev: FromSwarm['ev']; resolve: (m: FromSwarm) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: FromSwarm) => {
+      if (m.ev === 'failed') return this.fail(new Error(`heartbeat clients: ${m.message}`));
+      if (this.waiting?.ev === m.ev) this.waiting.resolve(m);
+    });
+    child.on('exit', (code, signal) => this.fail(new Error(`heartbeat clients exited (${code ?? signal})`)));
+  }
+
+  /** Connects every device (clientId = username = its id) and resolves once all have a CONNACK or failed. */
+  static async connect(mqttUrl: string, devices: LoadDevice[]): Promise<{ swarm: HeartbeatSwarm; connected: SwarmConnected }> {
+    const swarm = new HeartbeatSwarm(fork(SWARM_SCRIPT, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    const url = new URL(mqttUrl);
+    try {
+      const connected = await swarm.ask({
+        cmd: 'connect', host: url.hostname, port: Number(url.port), first: 0, count: devices.length, total: devices.length, perAddress: 5000,
+        password: '', passwords: devices.map((d) => d.password ?? ''), ids: devices.map((d) => ({ id: d.id, homeId: d.homeId })),
+        keepaliveSeconds: 120, maxPending: 200, connectTimeoutMs: 60_000, topicPrefix: DEFAULT_TOPIC_PREFIX,
+      }, 'connected');
+      return { swarm, connected: connected as SwarmConnected };
+    } catch (err) {
+      await swarm.kill();
+      throw err;
+    }
+  }
+
+  go(heartbeatSeconds: number): void {
+    this.child.send({ cmd: 'go', heartbeatSeconds } satisfies ToSwarm);
+  }
+
+  async stop(): Promise<void> {
+    await this.ask({ cmd: 'stop' }, 'stopped');
+  }
+
+  async finish(drainMs: number): Promise<SwarmResult> {
+    const m = (await this.ask({ cmd: 'finish', drainMs }, 'result')) as SwarmResult;
+    await this.kill();
+    return m;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.removeAllListeners('exit');
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
+  private ask(m: ToSwarm, ev: FromSwarm['ev']): Promise<FromSwarm> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting = { ev, resolve: (r) => ((this.waiting = null), resolve(r)), reject };
+      this.child.send(m);
+    });
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.waiting?.reject(err);
+    this.waiting = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The operator console on the live stream
+
+type Seen = Map<string, { created: boolean; atMs: number }>;
+
+/** Resumes at once after `hello`; stamps the first alert event naming each reading (`lastReading`). */
+class AlertStream {
+  readonly seen: Seen = new Map();
+  readonly counts: Record<string, number> = {};
+  closedBy: string | null = null;
+
+  private constructor(private readonly socket: WebSocket) {}
+
+  static async open(httpUrl: string, token: string): Promise<AlertStream> {
+    const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
+    const stream = new AlertStream(socket);
+    let live = false;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no hello/resumed on the stream within 10 s')), 10_000);
+      socket.once('error', reject);
+      socket.on('message', (raw: Buffer) => {
+        if (live) return stream.onEvent(raw);
+        const msg = JSON.parse(raw.toString()) as { type?: string; seq?: number };
+        if (msg.type === 'hello') socket.send(JSON.stringify({ resume: msg.seq }));
+        if (msg.type === 'resumed') {
+          live = true;
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    socket.on('close', (code) => (stream.closedBy ??= `hub (${code})`));
+    return stream;
+  }
+
+  private onEvent(raw: Buffer): void {
+    const atMs = wallClockMs();
+    const type = /"type":"([^"]+)"/.exec(raw.toString('latin1', 0, 64))?.[1] ?? '?';
+    this.counts[type] = (this.counts[type] ?? 0) + 1;
+    if (type !== 'alert.created' && type !== 'alert.updated') return;
+    const r = (JSON.parse(raw.toString()) as { data: { lastReading?: { deviceId: string; id: string } | null } }).data.lastReading;
+    if (r && !this.seen.has(`${r.deviceId}/${r.id}`)) this.seen.set(`${r.deviceId}/${r.id}`, { created: type === 'alert.created', atMs });
+  }
+
+  close(): void {
+    this.closedBy ??= 'us';
+    this.socket.close();
+  }
+}
+
+/**
+ * Publish → first alert event per abnormal reading, µs, split by the event's
+ * kind; `offsetMs` is the generator's clock minus ours (`clockOffset`).
+ */
+export function alertLatencies(sent: AbnormalSent, seen: Seen, offsetMs: number): { createdUs: Float64Array; updatedUs: Float64Array; missing: number; unexpectedKind: number } {
+  const created: number[] = [];
+  const updated: number[] = [];
+  let missing = 0;
+  let unexpectedKind = 0;
+  sent.keys.forEach((key, i) => {
+    const s = seen.get(key);
+    if (!s) return void (missing += 1);
+    (s.created ? created : updated).push((s.atMs - (sent.sentAtMs[i]! - offsetMs)) * 1000);
+    if (s.created !== (sent.expectCreated[i] === 1)) unexpectedKind += 1;
+  });
+  return { createdUs: Float64Array.from(created), updatedUs: Float64Array.from(updated), missing, unexpectedKind };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One target
+
+interface LegFigures {
+  readingsPerSecond: number;
+  puback: LatencySummary;
+  cpu: WindowCpu;
+  generatorBusy: number;
+  generatorCoreShare: number;
+  rssBytes: number;
+  load: Omit<LoadResult, 'latenciesUs' | 'abnormal' | 'pacing'>;
+  pacing?: PacingFigures;
+  /** The hub's group commits over the window. */
+  store?: Record<string, Figure>;
+}
+
+export interface TargetRun {
+  name: string;
+  clients: number;
+  connectSeconds: number;
+  rssBeforeBytes: number;
+  rssConnectedBytes: number;
+  bytesPerClient: number;
+  paced: LegFigures;
+  saturating: LegFigures;
+  heartbeats: Omit<SwarmResult, 'ev' | 'latencyUs'> & { p50Ms: number; p99Ms: number };
+  alerts?: { created: LatencySummary; updated: LatencySummary; abnormalInWindow: number; missing: number; unexpectedKind: number; clockOffsetMs: number; clockRttMs: number; stream: Record<string, number> };
+  checks: Record<string, Figure>;
+}
+
+/** A measured window of `load` (already going): the target's CPU and RSS, the hub's store figures. */
+async function measureWindow(target: IngestTarget, load: LoadGenerator, swarmPid: number, seconds: number): Promise<Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>> {
+  const httpUrl = (target as Partial<HubTarget>).httpUrl;
+  const before = httpUrl ? await scrapeMetrics(httpUrl) : null;
+  const t0 = performance.now();
+  const meter = windowCpuMeter(target.pid);
+  const swarmCpu = cpuMeter(swarmPid);
+  load.measure();
+  await sleep(seconds * 1000);
+  const generator = await load.stop();
+  // The heartbeat clients count as load generation, not as "other processes".
+  const cpu = meter.stop(generator.coreShare + swarmCpu.stop().coreShare);
+  if (target.died() !== null) throw new Error(`the broker died during the window (${target.died()})`);
+  const rssBytes = readRssBytes(target.pid);
+  const store = httpUrl && before ? storeFiguresBetween(before, await scrapeMetrics(httpUrl), (performance.now() - t0) / 1000) : undefined;
+  return { cpu, generatorBusy: generator.busy, generatorCoreShare: generator.coreShare, rssBytes, ...(store && { store }) };
+}
+
+function legFigures(w: Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>, result: LoadResult): LegFigures {
+  const { latenciesUs, abnormal: _a, pacing, ...load } = result;
+  return { readingsPerSecond: load.windowAcks / load.windowSeconds, puback: summarizeLatency(latenciesUs), ...w, load, ...(pacing && { pacing }) };
+}
+
+async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], p: CapacityParams, problems: string[], stream?: AlertStream): Promise<TargetRun> {
+  const gen = { url: target.mqttUrl, devices: target.devices, topicPrefix: DEFAULT_TOPIC_PREFIX, connectTimeoutMs: 60_000, abnormalEvery: Math.max(1, Math.round(100 / p.abnormalPct)) };
+  let swarm: HeartbeatSwarm | undefined;
+  let load: LoadGenerator | undefined;
+  try {
+    // A few clients sign in first and leave: the hub's first scrypt verifications (16 MiB each, on libuv's
+    // threads) leave arenas glibc keeps, a fixed cost per process, not per client, so it is paid before RSS is read.
+    const few = [...target.devices, ...kit].slice(0, WARM_CLIENTS);
+    const warm = await HeartbeatSwarm.connect(target.mqttUrl, few);
+    await warm.swarm.kill();
+    if (warm.connected.connected < few.length) problems.push(`${name}: ${few.length - warm.connected.connected} client(s) could not sign in: ${JSON.stringify(warm.connected.failures)}`);
+    await sleep(1000);
+    const rssBeforeBytes = readRssBytes(target.pid);
+    const t0 = performance.now();
+    const connected = await HeartbeatSwarm.connect(target.mqttUrl, kit);
+    swarm = connected.swarm;
+    if (connected.connected.connected < kit.length) problems.push(`${name}: ${kit.length - connected.connected.connected} heartbeat device(s) could not connect: ${JSON.stringify(connected.connected.failures)}`);
+    ({ load } = await LoadGenerator.start({ ...gen, window: 1, ratePerSecond: p.rate, trackAbnormal: stream !== undefined }));
+    const connectSeconds = (performance.now() - t0) / 1000;
+    const rssConnectedBytes = readRssBytes(target.pid);
+    const clients = connected.connected.connected + target.devices.length;
+
+    // Paced: the mix at `rate`, alert latency on the hub.
+    const clock = await load.clockOffset();
+    swarm.go(p.heartbeatSeconds);
+    load.go();
+    await sleep(p.warmupSeconds * 1000);
+    const pacedWindow = await measureWindow(target, load, swarm.pid, p.pacedSeconds);
+    const pacedResult = await load.finish(5000);
+    const paced = legFigures(pacedWindow, pacedResult);
+    let alerts: TargetRun['alerts'];
+    if (stream && pacedResult.abnormal) {
+      const keys = pacedResult.abnormal.keys;
+      const until = Date.now() + 3000;
+      while (keys.some((k) => !stream.seen.has(k)) && Date.now() < until) await sleep(20);
+      const l = alertLatencies(pacedResult.abnormal, stream.seen, clock.offsetMs);
+      if (l.missing > 0) problems.push(`${name}: ${l.missing} of ${keys.length} abnormal readings got no alert event on the stream`);
+      alerts = {
+        created: summarizeLatency(l.createdUs), updated: summarizeLatency(l.updatedUs), abnormalInWindow: keys.length, missing: l.missing,
+        unexpectedKind: l.unexpectedKind, clockOffsetMs: clock.offsetMs, clockRttMs: clock.rttMs, stream: { ...stream.counts },
+      };
+    }
+
+    // Saturating: the same cuffs reconnect and publish as fast as acknowledged; heartbeats go on.
+    ({ load } = await LoadGenerator.start({ ...gen, window: p.window }));
+    load.go();
+    await sleep(p.warmupSeconds * 1000);
+    await target.windowOpened();
+    const satWindow = await measureWindow(target, load, swarm.pid, p.seconds);
+    // Ours to close before the hub is killed, so a close by the hub (too slow a reader) stays visible.
+    stream?.close();
+    await swarm.stop();
+    const beats = await swarm.finish(5000);
+    await target.windowClosed();
+    const satResult = await load.finish(5000);
+    const saturating = legFigures(satWindow, satResult);
+
+    const totalAcks = pacedResult.totalAcks + satResult.totalAcks + beats.acked;
+    const verified = await target.verify({ ...satResult, totalAcks });
+    problems.push(...verified.problems.map((x) => `${name}: ${x}`));
+    for (const [leg, r] of [['paced', pacedResult], ['saturating', satResult]] as const) {
+      if (r.closedEarly > 0) problems.push(`${name} ${leg}: ${r.closedEarly} cuff connection(s) dropped`);
+    }
+    if (beats.closedEarly > 0) problems.push(`${name}: ${beats.closedEarly} heartbeat connection(s) dropped`);
+    const hb = summarizeLatency(beats.latencyUs);
+    const { ev: _ev, latencyUs: _l, ...beatCounts } = beats;
+    return {
+      name, clients, connectSeconds, rssBeforeBytes, rssConnectedBytes, bytesPerClient: (rssConnectedBytes - rssBeforeBytes) / clients,
+      paced, saturating, heartbeats: { ...beatCounts, p50Ms: hb.p50Ms, p99Ms: hb.p99Ms }, ...(alerts && { alerts }),
+      checks: { ...verified.figures, acknowledgedAll: totalAcks },
+    };
+  } catch (err) {
+    if (target.died() === null) throw err;
+    throw new Error(`${name} died during the run (${target.died()}); ${(err as Error).message}\n${target.output().slice(-4000)}`, { cause: err });
+  } finally {
+    await load?.terminate();
+    await swarm?.kill();
+  }
+}
+
+async function runHub(template: ProvisionedHub, cuffs: LoadDevice[], kit: LoadDevice[], p: CapacityParams, problems: string[]): Promise<TargetRun> {
+  const target = await startHub(cuffs, p.sync, { from: template, countRows: ['alerts'] });
+  let stream: AlertStream | undefined;
+  try {
+    const login = await httpJson(`${target.httpUrl}/api/v1/auth/login`, { body: { username: OPERATOR, password: template.passwords.get(OPERATOR) } });
+    if (login.status !== 200) throw new Error(`operator sign-in failed: ${login.status} ${JSON.stringify(login.body)}`);
+    stream = await AlertStream.open(target.httpUrl, login.body.token as string);
+    const run = await runTarget('hub', target, kit.map((d) => ({ ...d, password: template.secrets.get(d.id)! })), p, problems, stream);
+    if (stream.closedBy !== 'us') problems.push(`hub: the operator's stream was closed by the ${stream.closedBy} during the run`);
+    return { ...run, checks: { ...run.checks, streamMessages: Object.values(stream.counts).reduce((a, b) => a + b, 0) } };
+  } finally {
+    stream?.close();
+    await target.close();
+  }
+}
+
+async function runBaseline(name: string, start: () => Promise<IngestTarget>, kit: LoadDevice[], p: CapacityParams, problems: string[]): Promise<TargetRun> {
+  const target = await start();
+  try {
+    return await runTarget(name, target, kit, p, problems);
+  } finally {
+    await target.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The part
+
+function capacityParams(flags: Flags): CapacityParams {
+  const p: CapacityParams = {
+    homes: flags.integer('homes', 250, 1, 4000),
+    cuffs: flags.integer('cuffs', 2, 1, 4), // SPEC §1: at most 4 residents to a home, one per cuff
+    kit: flags.integer('kit', 2, 0, KIT.length),
+    rate: flags.integer('rate', 5000, 1, 100_000),
+    abnormalPct: flags.integer('abnormal-pct', 2, 1, 100),
+    heartbeatSeconds: flags.integer('heartbeat-seconds', 5, 1, 600),
+    window: flags.integer('window', 4, 1, 64),
+    warmupSeconds: flags.integer('warmup', 2, 0, 60),
+    pacedSeconds: flags.integer('paced-seconds', 10, 1, 120),
+    seconds: flags.integer('seconds', 8, 1, 120),
+    sync: flags.choice('sync', ['full', 'normal'] as const, 'full'),
+    mosquittoInstall: flags.choice('mosquitto-install', ['0', '1'] as const, '1') === '1',
+  };
+  if (p.rate / (p.homes * p.cuffs) > 1000) throw new Error(`--rate ${p.rate} over ${p.homes * p.cuffs} cuffs is over 1000 readings/s per cuff`);
+  return p;
+}
+
+const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
+const lat = (l: LatencySummary) => `${f(l.p50Ms)} / ${f(l.p99Ms)} / ${f(l.p999Ms)}`;
+
+async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
+  const problems: string[] = [];
+  const notes: string[] = [];
+  const { cuffs, kit } = capacityFleet(p);
+  const mosquitto = ensureMosquitto(p.mosquittoInstall);
+  const runs: TargetRun[] = [];
+  runs.push(await runBaseline('bare aedes', () => startBareBroker(cuffs), kit, p, problems));
+  if ('path' in mosquitto) runs.push(await runBaseline('mosquitto', () => startMosquitto(mosquitto.path, cuffs), kit, p, problems));
+  const t0 = performance.now();
+  const template = await provisionHub(capacityDocument(cuffs, kit), p.sync);
+  const provisionSeconds = (performance.now() - t0) / 1000;
+  try {
+    runs.push(await runHub(template, cuffs, kit, p, problems));
+  } finally {
+    template.remove();
+  }
+
+  const [bare, hub] = [runs[0]!, runs[runs.length - 1]!];
+  const mq = runs.find((r) => r.name === 'mosquitto');
+  const sat = (r: TargetRun) => r.saturating.readingsPerSecond;
+  const ratioBare = sat(hub) / sat(bare);
+  const ratioMosquitto = mq ? sat(hub) / sat(mq) : NaN;
+  const a = hub.alerts!;
+  const ingestVerdict = ratioBare >= TARGET_INGEST_RATIO ? 'PASS' : 'BELOW';
+  const alertVerdict = a.created.p99Ms <= TARGET_ALERT_P99_MS ? 'PASS' : 'BELOW';
+  const disturbed = runs.some((r) => r.paced.cpu.othersCoreShare > DISTURBED || r.saturating.cpu.othersCoreShare > DISTURBED);
+  const fellBehind = runs.filter((r) => r.paced.load.windowPublished / r.paced.load.windowSeconds < 0.98 * p.rate || (r.paced.pacing?.behindAtStop ?? 0) > p.rate / 100);
+  const cores = cpus().length;
+
+  notes.push(
+    `Fleet: ${p.homes} homes × (${p.cuffs} bp cuff(s), one resident each, + ${p.kit} heartbeat-only device(s): ${KIT.slice(0, p.kit).join(', ') || 'none'}) = ${cuffs.length + kit.length} devices, ` +
+      `each its own MQTT 3.1.1 connection (cuffs: mqtt.js in the load generator process; kit: raw sockets in a connectionClients process). ` +
+      `Heartbeats: every kit device one QoS 1 heartbeat per ${p.heartbeatSeconds} s (a real one: 300 s, so ×${(300 / p.heartbeatSeconds).toFixed(0)} compressed), through both legs.`,
+    `Paced: ${p.rate} readings/s in total from the cuffs (${(p.rate / cuffs.length).toFixed(1)}/s each; real cuffs: a few a day, so this is time-compressed too), 1 in ${Math.max(1, Math.round(100 / p.abnormalPct))} abnormal ` +
+      `(bp_crisis, bp_low, pulse_abnormal, bp_severe, bp_high in turn, each twice: the first opens an alert, the second attaches), ${p.warmupSeconds} s warm-up + ${p.pacedSeconds} s measured. ` +
+      `Saturating: the cuffs reconnect with ${p.window} QoS 1 publishes in flight each, ${p.warmupSeconds} s + ${p.seconds} s. Same clients, payloads and schedule against every target; no random choice anywhere.`,
+    `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes every stored reading (and alert) to one operator console on /api/v1/stream (this process). ` +
+      `Hub ANXIN_SYNC=${p.sync}: a PUBACK means committed${p.sync === 'full' ? ' and fsynced' : ''}; the baselines store nothing. Hub provisioned once by import (${provisionSeconds.toFixed(0)} s).`,
+    `Memory per client: broker RSS after connecting every client minus before, over the clients, no forced GC (approximate; the connections part measures it with forced GC at 10k+). ` +
+      `${WARM_CLIENTS} clients signed in and left first, so the hub's scrypt arenas (a fixed ~16 MiB per libuv thread) are not counted per client; the hub's connect time includes every other device's first sign-in (scrypt).`,
+    `Alert latency: first alert event naming the reading on the stream − its send time; generator and bench clocks: offset ${f(a.clockOffsetMs, 3)} ms (±${f(a.clockRttMs / 2, 3)} ms) subtracted. ` +
+      `${a.created.count} alert.created and ${a.updated.count} alert.updated samples${a.created.count < 1000 ? ': p99.9 is within a few samples of the max' : ''}.`,
+    `Hub killed with SIGKILL after the saturating window: stored rows ${String(hub.checks.storedRows)} for ${String(hub.checks.acknowledgedAll)} PUBACKs (readings and heartbeats, both legs): ` +
+      (hub.checks.durable ? 'every acknowledged message is stored.' : 'ACKNOWLEDGED MESSAGES LOST.'),
+    `Generator, heartbeat clients, this process and the broker share the ${cores} core(s).`,
+  );
+  if ('missing' in mosquitto) notes.push(`MOSQUITTO COLUMN SKIPPED: ${mosquitto.missing}.`);
+  else notes.push(`mosquitto: ${mosquitto.path}${mosquitto.installed ? ' (installed by this run with apt-get)' : ''}, config: listener on 127.0.0.1, allow_anonymous, persistence false, max_queued_messages 0 (unbounded like aedes); defaults otherwise.`);
+  for (const r of fellBehind) notes.push(`${r.name}: the paced generator FELL BEHIND (${f(r.paced.load.windowPublished / r.paced.load.windowSeconds, 0)} of ${p.rate}/s published); its paced figures are for that lower rate.`);
+  for (const r of runs) for (const leg of ['paced', 'saturating'] as const) notes.push(...machineCaveats(`${r.name} ${leg}`, { ...r[leg].cpu, generatorBusy: r[leg].generatorBusy }));
+  notes.push(
+    `Target: hub ingest ≥ ${TARGET_INGEST_RATIO} × bare aedes (saturating); measured ${f(ratioBare)} × → ${ingestVerdict}${disturbed ? ' (disturbed run: not conclusive)' : ''}. ` +
+      `hub / mosquitto ${mq ? `${f(ratioMosquitto)} ×` : 'not measured (mosquitto skipped)'}.` +
+      runs.filter((r) => r !== hub && r.saturating.generatorBusy > 0.9).map((r) => ` ${r.name}'s generator was ${pct(r.saturating.generatorBusy)} busy: its figure is a floor, hub / ${r.name} a ceiling.`).join(''),
+    `Target: publish → alert.created p99 ≤ ${TARGET_ALERT_P99_MS} ms at ${p.rate} readings/s; measured ${f(a.created.p99Ms)} ms → ${alertVerdict}${disturbed ? ' (disturbed run: not conclusive)' : ''}.`,
+  );
+
+  const names = ['bare aedes', 'mosquitto', 'hub'];
+  const byName = (n: string) => runs.find((r) => r.name === n);
+  const row = (label: string, get: (r: TargetRun) => string) => [label, ...names.map((n) => { const r = byName(n); return r ? get(r) : n === 'mosquitto' ? 'not installed' : '–'; })];
+  const table = {
+    columns: ['', ...names],
+    rows: [
+      row('clients; connect all (s)', (r) => `${r.clients}; ${f(r.connectSeconds, 1)}`),
+      row('RSS before → connected (MiB)', (r) => `${f(r.rssBeforeBytes / MiB, 0)} → ${f(r.rssConnectedBytes / MiB, 0)}`),
+      row('memory per connected client (KiB)', (r) => f(r.bytesPerClient / 1024, 1)),
+      [`paced, ${p.rate} readings/s`, '', '', ''],
+      row('  accepted readings/s (PUBACKs)', (r) => f(r.paced.readingsPerSecond, 0)),
+      row('  PUBACK p50 / p99 / p99.9 (ms)', (r) => lat(r.paced.puback)),
+      row('  broker CPU (of one core)', (r) => pct(r.paced.cpu.brokerCoreShare)),
+      row('  broker RSS at end (MiB)', (r) => f(r.paced.rssBytes / MiB, 0)),
+      row('  generator lag p99 (ms); behind at stop', (r) => `${f(r.paced.pacing?.lagP99Ms ?? NaN)}; ${r.paced.pacing?.behindAtStop ?? '–'}`),
+      row('  machine busy (of all cores); others (of one)', (r) => `${pct(r.paced.cpu.machineBusy)}; ${pct(r.paced.cpu.othersCoreShare)}`),
+      row('  publish → alert.created p50 / p99 / p99.9 (ms)', (r) => (r.alerts ? lat(r.alerts.created) : '')),
+      row('  publish → alert.updated p50 / p99 / p99.9 (ms)', (r) => (r.alerts ? lat(r.alerts.updated) : '')),
+      [`saturating, ${p.window} in flight per cuff`, '', '', ''],
+      row('  accepted readings/s (PUBACKs)', (r) => f(sat(r), 0)),
+      row('  PUBACK p50 / p99 / p99.9 (ms)', (r) => lat(r.saturating.puback)),
+      row('  broker CPU (of one core)', (r) => pct(r.saturating.cpu.brokerCoreShare)),
+      row('  broker RSS at end (MiB)', (r) => f(r.saturating.rssBytes / MiB, 0)),
+      row('  generator CPU; event loop busy', (r) => `${pct(r.saturating.generatorCoreShare)}; ${pct(r.saturating.generatorBusy)}`),
+      row('  machine busy (of all cores); others (of one)', (r) => `${pct(r.saturating.cpu.machineBusy)}; ${pct(r.saturating.cpu.othersCoreShare)}`),
+      row('heartbeats acked / sent; p50 / p99 (ms)', (r) => `${r.heartbeats.acked} / ${r.heartbeats.published}; ${f(r.heartbeats.p50Ms)} / ${f(r.heartbeats.p99Ms)}`),
+      ['hub / bare; hub / mosquitto (saturating)', '', '', `${f(ratioBare)} × ${ingestVerdict}; ${mq ? `${f(ratioMosquitto)} ×` : 'n/a'}`],
+    ],
+  };
+  const record = {
+    part: 'capacity',
+    at: new Date().toISOString(),
+    machine: { cores, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: process.platform },
+    params: p,
+    provisionSeconds,
+    mosquitto,
+    runs,
+    ratios: { hubOverBare: ratioBare, hubOverMosquitto: mq ? ratioMosquitto : null },
+    targets: { ingestRatio: TARGET_INGEST_RATIO, alertP99Ms: TARGET_ALERT_P99_MS },
+    verdicts: { ingest: ingestVerdict, alertCreatedP99: alertVerdict },
+    disturbed,
+    notes,
+    problems,
+  };
+  return { record, table, notes, problems };
+}
+
+export const capacityPart: BenchPart = {
+  name: 'capacity',
+  describe: 'one hub under a realistic mix (cuffs + heartbeat kit, abnormal share): readings/s, alert latency, CPU, RSS, memory per client, vs bare aedes and mosquitto',
+  flags: {
+    homes: '250', cuffs: '2', kit: '2', rate: '5000', 'abnormal-pct': '2', 'heartbeat-seconds': '5', window: '4',
+    warmup: '2', 'paced-seconds': '10', seconds: '8', sync: 'full', 'mosquitto-install': '1',
+  },
+  plan(flags) {
+    const p = capacityParams(flags);
+    return () => runCapacity(p);
+  },
+};
