@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import { Topics } from '../devices/topics.js';
-import { httpJson, spawnHub } from '../test/helpers/process.js';
+import { httpJson, NODE_FLAGS, spawnHub } from '../test/helpers/process.js';
 import type { LoadDevice, LoadResult } from './loadGenerator.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -70,7 +70,8 @@ export function fleetDocument(devices: LoadDevice[], opts: { residentPerDevice?:
  * telemetry topic, so the broker does the routing a real consumer would cost.
  */
 export async function startBareBroker(devices: LoadDevice[]): Promise<IngestTarget> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bareBroker.ts', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The same V8 flags as the hub (npm start), so the comparison is of brokers, not settings.
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'bench/bareBroker.ts', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr.on('data', (d) => (out += d));
   const port = await new Promise<number>((resolve, reject) => {
