@@ -89,8 +89,38 @@ export async function startBareBroker(devices: LoadDevice[]): Promise<IngestTarg
   const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
   const mqttUrl = `mqtt://127.0.0.1:${port}`;
 
-  const subscriber = await mqtt.connectAsync(mqttUrl, { clientId: 'bench-subscriber', protocolVersion: 4, reconnectPeriod: 0 });
-  await subscriber.subscribeAsync(TOPICS.telemetry('+', '+'), { qos: 1 });
+  return passThroughTarget({
+    pid: child.pid!, mqttUrl, devices,
+    died: () => child.exitCode ?? child.signalCode,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
+    },
+  });
+}
+
+/**
+ * A pass-through broker (bare aedes, mosquitto) as an `IngestTarget`: one QoS 1
+ * subscriber on every telemetry topic in this process, counting what it gets
+ * (in the window and in all); `verify` waits for it to have every PUBACKed message.
+ */
+export async function passThroughTarget(b: {
+  pid: number; mqttUrl: string; devices: LoadDevice[];
+  died(): number | string | null; output(): string; stop(): Promise<void>;
+}): Promise<IngestTarget> {
+  let subscriber: mqtt.MqttClient;
+  try {
+    subscriber = await mqtt.connectAsync(b.mqttUrl, { clientId: 'bench-subscriber', protocolVersion: 4, reconnectPeriod: 0 });
+    await subscriber.subscribeAsync(TOPICS.telemetry('+', '+'), { qos: 1 });
+  } catch (err) {
+    await b.stop();
+    throw err;
+  }
   let received = 0;
   let receivedInWindow = 0;
   let inWindow = false;
@@ -98,13 +128,12 @@ export async function startBareBroker(devices: LoadDevice[]): Promise<IngestTarg
     received += 1;
     if (inWindow) receivedInWindow += 1;
   });
-
   return {
-    pid: child.pid!,
-    mqttUrl,
-    devices,
-    died: () => child.exitCode ?? child.signalCode,
-    output: () => out,
+    pid: b.pid,
+    mqttUrl: b.mqttUrl,
+    devices: b.devices,
+    died: b.died,
+    output: b.output,
     async windowOpened() {
       inWindow = true;
     },
@@ -120,12 +149,7 @@ export async function startBareBroker(devices: LoadDevice[]): Promise<IngestTarg
     },
     async close() {
       await subscriber.endAsync(true);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
+      await b.stop();
     },
   };
 }

@@ -10,10 +10,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
-import { Topics } from '../devices/topics.js';
 import { freePort } from '../test/helpers/process.js';
-import type { IngestTarget } from './ingestTargets.js';
+import { passThroughTarget, type IngestTarget } from './ingestTargets.js';
 import type { LoadDevice } from './loadGenerator.js';
 
 const CANDIDATES = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'];
@@ -94,43 +92,11 @@ export async function startMosquitto(executable: string, devices: LoadDevice[]):
     rmSync(dir, { recursive: true, force: true });
   };
   const died = () => child.exitCode ?? child.signalCode;
-  let subscriber: mqtt.MqttClient;
   try {
     await waitForPort(port, 10_000, () => (died() === null ? null : `mosquitto exited (${died()}):\n${out}`));
-    subscriber = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'bench-subscriber', protocolVersion: 4, reconnectPeriod: 0 });
-    await subscriber.subscribeAsync(new Topics().telemetry('+', '+'), { qos: 1 });
   } catch (err) {
     await stop();
     throw err;
   }
-  let received = 0;
-  let receivedInWindow = 0;
-  let inWindow = false;
-  subscriber.on('message', () => {
-    received += 1;
-    if (inWindow) receivedInWindow += 1;
-  });
-  return {
-    pid: child.pid!,
-    mqttUrl: `mqtt://127.0.0.1:${port}`,
-    devices,
-    died,
-    output: () => out,
-    async windowOpened() {
-      inWindow = true;
-    },
-    async windowClosed() {
-      inWindow = false;
-    },
-    async verify(load) {
-      const until = Date.now() + 5000;
-      while (received < load.totalAcks && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      const problems = received < load.totalAcks ? [`the subscriber received ${received} of ${load.totalAcks} acknowledged messages`] : [];
-      return { figures: { subscriberReceived: received, subscriberReceivedInWindow: receivedInWindow }, problems };
-    },
-    async close() {
-      await subscriber.endAsync(true);
-      await stop();
-    },
-  };
+  return passThroughTarget({ pid: child.pid!, mqttUrl: `mqtt://127.0.0.1:${port}`, devices, died, output: () => out, stop });
 }
