@@ -35,7 +35,7 @@ import {
 } from './ingestTargets.js';
 import { LoadGenerator, wallClockMs, type AbnormalSent, type LoadDevice, type LoadResult, type PacingFigures } from './loadGenerator.js';
 import { ensureMosquitto, startMosquitto } from './mosquittoBroker.js';
-import { cpuMeter, readRssBytes, summarizeLatency, windowCpuMeter, type LatencySummary, type WindowCpu } from './procStats.js';
+import { cpuMeter, killChild, readRssBytes, summarizeLatency, windowCpuMeter, type LatencySummary, type WindowCpu } from './procStats.js';
 
 /** Issue 7: the hub's ingest at least this share of bare aedes pass-through (the alert bar is the alerts part's). */
 export const TARGET_INGEST_RATIO = 1.0;
@@ -133,11 +133,7 @@ class HeartbeatSwarm {
   }
 
   async kill(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    this.child.removeAllListeners('exit');
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGKILL');
-    await exited;
+    await killChild(this.child);
   }
 
   private ask(m: ToSwarm, ev: FromSwarm['ev']): Promise<FromSwarm> {

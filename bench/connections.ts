@@ -35,7 +35,7 @@ import {
 } from './connectionClients.js';
 import { fleet, fleetDocument, provisionHub, scrapeMetrics, startHub, type HubTarget, type ProvisionedHub } from './ingestTargets.js';
 import type { LoadDevice } from './loadGenerator.js';
-import { cpuMeter, readRssBytes, summarizeLatency, windowCpuMeter } from './procStats.js';
+import { cpuMeter, killChild, readRssBytes, summarizeLatency, windowCpuMeter } from './procStats.js';
 
 /** The bar: 100k connections at ≤ 16 KiB each. */
 export const TARGET_BYTES_PER_CONNECTION = 16 * 1024;
@@ -260,12 +260,7 @@ class Swarm {
   }
 
   async kill(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.removeAllListeners('exit');
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await killChild(this.child);
   }
 }
 

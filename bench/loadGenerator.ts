@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { cpuMeter } from './procStats.js';
+import { cpuMeter, killChild } from './procStats.js';
 
 /** One simulated device: an MQTT client with clientId = username = device id. */
 export interface LoadDevice {
@@ -244,12 +244,7 @@ export class LoadGenerator {
 
   /** Ends the generator process (idempotent). */
   async terminate(): Promise<void> {
-    const child = this.child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.removeAllListeners('exit');
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
+    await killChild(this.child);
   }
 
   private send(msg: ToGenerator): void {

@@ -2,7 +2,7 @@
  * Measurements for benchmarks: a child's memory and CPU time from Linux
  * /proc (proc(5)), and latency percentiles from raw samples.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
@@ -139,4 +139,13 @@ export function windowCpuMeter(brokerPid: number): { stop(generatorCoreShare: nu
       };
     },
   };
+}
+
+/** Kills a child with SIGKILL (dropping its exit listeners: this death is ours, not a finding) and waits for it; idempotent. */
+export async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
 }

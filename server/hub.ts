@@ -64,7 +64,8 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
       metrics.storeCommitLatency.observe(seconds);
       metrics.storeCommitSize.observe(jobs);
     },
-    onError: (err) => log.error({ err }, 'group commit failed; retrying its writes one by one'),
+    // Failed writes are answered to their senders (no PUBACK); the rest of the batch is committed.
+    onError: (err) => log.error({ err }, 'store write failed'),
     // The ingest's writes (readings, their alerts and events) run on a writer thread.
     thread: true,
   });

@@ -32,6 +32,7 @@
  */
 import type Database from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
+import { writeBatch } from './batchWriter.js';
 import type { Db } from './sqliteDb.js';
 import type { WriterBatch, WriterReply, WriterThreadData } from './writerThread.js';
 
@@ -368,33 +369,7 @@ export class GroupCommit {
   /** Writes a recording on this connection (no writer thread), as the thread would. */
   private writeHere(rec: Recording): WriterReply {
     const started = process.hrtime.bigint();
-    const failed: WriterReply['failed'] = [];
-    const runJob = (from: number, to: number) => {
-      for (let i = from; i < to; i += 2) {
-        const id = rec.ops[i] as number;
-        (this.prepared[id] ??= this.db.prepare(this.sqls[id]!)).run(...(rec.ops[i + 1] as unknown[]));
-      }
-    };
-    try {
-      this.db.transaction(() => runJob(0, rec.ops.length))();
-    } catch {
-      try {
-        this.db.transaction(() => {
-          let from = 0;
-          rec.jobEnds.forEach((end, job) => {
-            try {
-              this.db.transaction(() => runJob(from, end))();
-            } catch (err) {
-              failed.push([job, (err as Error).message]);
-            }
-            from = end;
-          });
-        })();
-      } catch (err) {
-        failed.length = 0;
-        rec.jobEnds.forEach((_, job) => failed.push([job, (err as Error).message]));
-      }
-    }
+    const failed = writeBatch(this.db, (id) => (this.prepared[id] ??= this.db.prepare(this.sqls[id]!)), rec.ops, rec.jobEnds);
     return { id: 0, seconds: Number(process.hrtime.bigint() - started) / 1e9, failed };
   }
 
@@ -482,7 +457,7 @@ class WriterThread {
   private readonly exited: Promise<void>;
 
   constructor(db: Db, onReply: (reply: WriterReply) => void, onFailure: (err: Error) => void) {
-    const data: WriterThreadData = { file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'FULL' : 'NORMAL' };
+    const data: WriterThreadData = { file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal' };
     const entry = new URL('./writerThread.ts', import.meta.url).href;
     this.worker = new Worker(
       `import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry)});`,

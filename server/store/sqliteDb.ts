@@ -15,10 +15,7 @@ export type SyncMode = 'full' | 'normal';
 export function openDatabase(dataDir: string, sync: SyncMode = 'full'): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, 'anxin.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${sync.toUpperCase()}`);
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  configure(db, sync);
   try {
     migrate(db);
   } catch (err) {
@@ -26,6 +23,14 @@ export function openDatabase(dataDir: string, sync: SyncMode = 'full'): Db {
     throw err;
   }
   return db;
+}
+
+/** The connection settings every connection to the store uses (the hub's, the writer thread's, the CLI's). */
+export function configure(db: Db, sync: SyncMode): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${sync.toUpperCase()}`);
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
 }
 
 export function migrate(db: Db): void {

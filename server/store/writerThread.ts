@@ -2,14 +2,14 @@
  * The store's writer thread: its own SQLite connection, running the writes
  * the group commit recorded on the event loop (see groupCommit.ts). It knows
  * nothing of readings or alerts: it prepares the statements it is sent and
- * runs a batch of jobs in one transaction, so the event loop goes on parsing
- * and judging the next readings while SQLite writes and fsyncs these.
- *
- * A batch is all or nothing per job: when the one transaction fails, it is
- * retried with one savepoint per job, so one bad job fails alone.
+ * runs a batch of jobs in one transaction (batchWriter.ts), so the event loop
+ * goes on parsing and judging the next readings while SQLite writes and
+ * fsyncs these.
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
+import { writeBatch, type FailedJobs } from './batchWriter.js';
+import { configure, type SyncMode } from './sqliteDb.js';
 
 /** What the event loop sends: new statements, then jobs as flat [statement, params] pairs. */
 export interface WriterBatch {
@@ -30,12 +30,12 @@ export interface WriterReply {
   /** Seconds the transaction (and its fsync) took. */
   seconds: number;
   /** Jobs that were not written, by index, with the reason. Empty when all committed. */
-  failed: Array<[job: number, message: string]>;
+  failed: FailedJobs;
 }
 
 export interface WriterThreadData {
   file: string;
-  sync: 'FULL' | 'NORMAL';
+  sync: SyncMode;
 }
 
 type Statement = Database.Statement;
@@ -45,28 +45,8 @@ function start(): void {
   if (!port) throw new Error('writerThread.ts runs as a worker thread');
   const { file, sync } = workerData as WriterThreadData;
   const db = new Database(file, { fileMustExist: true });
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${sync}`);
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  configure(db, sync);
   const statements: Statement[] = [];
-
-  const runJob = (ops: unknown[], from: number, to: number) => {
-    for (let i = from; i < to; i += 2) statements[ops[i] as number]!.run(...(ops[i + 1] as unknown[]));
-  };
-  const all = db.transaction((ops: unknown[]) => runJob(ops, 0, ops.length));
-  const oneJob = db.transaction((ops: unknown[], from: number, to: number) => runJob(ops, from, to));
-  const jobByJob = db.transaction((ops: unknown[], jobEnds: number[], failed: WriterReply['failed']) => {
-    let from = 0;
-    jobEnds.forEach((end, job) => {
-      try {
-        oneJob(ops, from, end); // nested: a savepoint
-      } catch (err) {
-        failed.push([job, (err as Error).message]);
-      }
-      from = end;
-    });
-  });
 
   const prepare = (sql: string): Statement => {
     try {
@@ -84,20 +64,8 @@ function start(): void {
       return;
     }
     const started = process.hrtime.bigint();
-    const failed: WriterReply['failed'] = [];
     for (const sql of b.sqls) statements.push(prepare(sql));
-    const ops = JSON.parse(b.ops) as unknown[];
-    try {
-      all(ops);
-    } catch {
-      try {
-        jobByJob(ops, b.jobEnds, failed);
-      } catch (err) {
-        // The commit itself failed (disk full, I/O error): nothing of this batch is written.
-        failed.length = 0;
-        b.jobEnds.forEach((_, job) => failed.push([job, (err as Error).message]));
-      }
-    }
+    const failed = writeBatch(db, (id) => statements[id]!, JSON.parse(b.ops) as unknown[], b.jobEnds);
     const reply: WriterReply = { id: b.id, seconds: Number(process.hrtime.bigint() - started) / 1e9, failed };
     port.postMessage(reply);
   });
