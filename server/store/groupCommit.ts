@@ -164,11 +164,6 @@ export class GroupCommit {
     return this.queue.length;
   }
 
-  /** True while a recorded job is running: its writes are being recorded, not executed. */
-  get recording(): boolean {
-    return this.recordingOps !== null;
-  }
-
   /**
    * A write a job may issue; recorded during a recorded job, executed at once
    * during a direct one. Create statements once (in a constructor), not per job.
