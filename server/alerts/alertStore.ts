@@ -4,7 +4,7 @@
  * group-commit job of the alert engine, so a change and its history commit together.
  */
 import type { Severity, Text, RuleId } from '../rules/types.js';
-import type { GroupCommit } from '../store/groupCommit.js';
+import type { GroupCommit, WriteStatement } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
 import type { AlertState, EscalationTarget, Outcome } from './lifecycle.js';
 
@@ -79,12 +79,26 @@ const COLUMNS: Array<[keyof Alert, string, 'json' | 'bool' | 'plain']> = [
   ['doctorAcknowledgedAt', 'doctor_acknowledged_at', 'plain'], ['resolvedAt', 'resolved_at', 'plain'], ['outcome', 'outcome', 'plain'],
 ];
 
+/**
+ * Columns an alert keeps for life, or that an index holds (migrations:
+ * alerts_unresolved_key, alerts_state_created, alerts_created,
+ * alerts_escalated_to). A change that leaves them alone — a reading attached,
+ * a severity raised, a deadline passed — is written by an UPDATE of just the
+ * columns that changed (see save): SQLite then rewrites the row and none of
+ * the four indexes, so a group commit has fewer pages to write and fsync, and
+ * the writer thread is sent a few values instead of the whole row.
+ */
+const KEY_COLUMNS: ReadonlyArray<keyof Alert> = ['id', 'dedupeKey', 'homeId', 'residentId', 'deviceId', 'rule', 'incidentId', 'createdAt', 'state', 'escalatedTo'];
+const BODY_COLUMNS = COLUMNS.filter(([key]) => !KEY_COLUMNS.includes(key));
+
 /** The alert's column values, in COLUMNS order (positional: what the writer thread is sent stays small). */
 function toRow(a: Alert): unknown[] {
-  return COLUMNS.map(([key, , kind]) => {
-    const v = a[key];
-    return kind === 'json' ? (v === null ? null : JSON.stringify(v)) : kind === 'bool' ? (v ? 1 : 0) : v;
-  });
+  return COLUMNS.map((column) => toColumn(a, column));
+}
+
+function toColumn(a: Alert, [key, , kind]: (typeof COLUMNS)[number]): unknown {
+  const v = a[key];
+  return kind === 'json' ? (v === null ? null : JSON.stringify(v)) : kind === 'bool' ? (v ? 1 : 0) : v;
 }
 
 function fromRow(r: Record<string, unknown>): Alert {
@@ -98,6 +112,8 @@ function fromRow(r: Record<string, unknown>): Alert {
 
 export class AlertStore {
   private readonly upsertStmt;
+  /** UPDATE statements by the set of body columns they write (a bit per BODY_COLUMNS entry). */
+  private readonly updateStmts = new Map<number, WriteStatement>();
   private readonly historyStmt;
   private readonly linkStmt;
 
@@ -107,7 +123,7 @@ export class AlertStore {
   private readonly latestIncident = new Map<string, { id: string; lastAlertAt: number }>();
 
   /** Writes go through `writer` statements, so they may be part of a recorded job (the ingest's). */
-  constructor(private readonly db: Db, writer: GroupCommit) {
+  constructor(private readonly db: Db, private readonly writer: GroupCommit) {
     const cols = COLUMNS.map(([, c]) => c);
     this.upsertStmt = writer.statement(
       `INSERT INTO alerts (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
@@ -123,8 +139,30 @@ export class AlertStore {
     writer.addHooks({ resync: () => this.latestIncident.clear() });
   }
 
-  save(alert: Alert): void {
-    this.upsertStmt.run(...toRow(alert));
+  /**
+   * Writes `alert`. With `stored` (the version the store holds now), a change
+   * that leaves every key column alone writes only the columns that changed
+   * (compared by identity: a field copied from `stored` is unchanged).
+   */
+  save(alert: Alert, stored?: Alert): void {
+    if (!stored || KEY_COLUMNS.some((k) => stored[k] !== alert[k])) {
+      this.upsertStmt.run(...toRow(alert));
+      return;
+    }
+    let mask = 0;
+    const values: unknown[] = [];
+    BODY_COLUMNS.forEach((column, i) => {
+      if (stored[column[0]] === alert[column[0]]) return;
+      mask |= 1 << i;
+      values.push(toColumn(alert, column));
+    });
+    if (mask === 0) return;
+    let stmt = this.updateStmts.get(mask);
+    if (!stmt) {
+      const set = BODY_COLUMNS.filter((_, i) => mask & (1 << i)).map(([, c]) => `${c} = ?`);
+      this.updateStmts.set(mask, (stmt = this.writer.statement(`UPDATE alerts SET ${set.join(', ')} WHERE id = ?`)));
+    }
+    stmt.run(...values, alert.id);
   }
 
   appendHistory(alertId: string, e: Omit<HistoryEntry, 'seq'>): void {
