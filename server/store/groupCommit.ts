@@ -16,7 +16,8 @@
  *   them is written by the writer thread (writerThread.ts) on its own
  *   connection, while the event loop parses the next publishes. This is the
  *   ingest's path: SQLite's own work (b-trees, WAL, fsync) is more than half
- *   of a reading's cost.
+ *   of a reading's cost. A third thread (checkpointer.ts) copies the WAL
+ *   back into the database file, so the writer's commits do not.
  *
  * Two batches at most in flight: while the writer thread writes one, the
  * next is recorded and waits at the thread, so neither side idles. A recorded
@@ -31,9 +32,11 @@
  * with the same order and outcomes.
  */
 import type Database from 'better-sqlite3';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { writeBatch } from './batchWriter.js';
+import { Checkpointer, WAL_CAP_PAGES } from './checkpointer.js';
 import type { Db } from './sqliteDb.js';
+import { startTsWorker } from './tsWorker.js';
 import type { WriterBatch, WriterReply, WriterThreadData } from './writerThread.js';
 
 export type Work<T> = (db: Db) => T;
@@ -142,6 +145,8 @@ export class GroupCommit {
   /** The ops of the recorded job running now; null when not recording. */
   private recordingOps: unknown[] | null = null;
   private readonly thread: WriterThread | null;
+  /** Checkpoints the WAL beside the writer thread (checkpointThread.ts); with the thread only. */
+  private readonly checkpointer: Checkpointer | null;
   /** Batches sent to the writer thread, oldest first. */
   private readonly inFlight: Recording[] = [];
   private readonly maxInFlight: number;
@@ -154,6 +159,13 @@ export class GroupCommit {
     this.maxBatch = opts.maxBatch ?? 2000;
     this.thread = opts.thread ? new WriterThread(db, (reply) => this.written(reply), (err) => this.threadFailed(err)) : null;
     this.maxInFlight = this.thread ? 2 : 1;
+    if (this.thread) {
+      // This connection commits direct jobs: it must not checkpoint every 1,000 pages either.
+      db.pragma(`wal_autocheckpoint = ${WAL_CAP_PAGES}`);
+      this.checkpointer = new Checkpointer(db, (err) => this.opts.onError?.(err));
+    } else {
+      this.checkpointer = null;
+    }
   }
 
   addHooks(hooks: CommitHooks): void {
@@ -247,6 +259,7 @@ export class GroupCommit {
     this.closed = true;
     await this.drain();
     await this.thread?.close();
+    await this.checkpointer?.close();
   }
 
   private push(job: Job): void {
@@ -439,11 +452,7 @@ export class GroupCommit {
   }
 }
 
-/**
- * The writer thread's handle. The thread's code is TypeScript (writerThread.ts),
- * loaded through tsx's loader registered inside the thread: a worker does not
- * inherit the parent's `--import tsx` hooks on Node 20.
- */
+/** The writer thread's handle (writerThread.ts). */
 class WriterThread {
   private readonly worker: Worker;
   private sentSqls = 0;
@@ -452,14 +461,10 @@ class WriterThread {
   private readonly exited: Promise<void>;
 
   constructor(db: Db, onReply: (reply: WriterReply) => void, onFailure: (err: Error) => void) {
-    const data: WriterThreadData = { file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal' };
-    const entry = new URL('./writerThread.ts', import.meta.url).href;
-    this.worker = new Worker(
-      `import { register } from 'tsx/esm/api'; register(); await import(${JSON.stringify(entry)});`,
-      { eval: true, workerData: data, stdout: false, stderr: false },
-    );
-    // Not kept alive by the thread: a hub that stops closes it (close()); a test that forgets does not hang.
-    this.worker.unref();
+    const data: WriterThreadData = {
+      file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal', autocheckpointPages: WAL_CAP_PAGES,
+    };
+    this.worker = startTsWorker(new URL('./writerThread.ts', import.meta.url), data);
     this.worker.on('message', onReply);
     this.worker.on('error', (err) => {
       this.dead = true;

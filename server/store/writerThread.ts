@@ -36,6 +36,8 @@ export interface WriterReply {
 export interface WriterThreadData {
   file: string;
   sync: SyncMode;
+  /** The connection's `wal_autocheckpoint`: large, a checkpointer thread does the copying (checkpointer.ts). */
+  autocheckpointPages: number;
 }
 
 type Statement = Database.Statement;
@@ -43,9 +45,10 @@ type Statement = Database.Statement;
 function start(): void {
   const port = parentPort;
   if (!port) throw new Error('writerThread.ts runs as a worker thread');
-  const { file, sync } = workerData as WriterThreadData;
+  const { file, sync, autocheckpointPages } = workerData as WriterThreadData;
   const db = new Database(file, { fileMustExist: true });
   configure(db, sync);
+  db.pragma(`wal_autocheckpoint = ${autocheckpointPages}`);
   const statements: Statement[] = [];
 
   const prepare = (sql: string): Statement => {

@@ -1,0 +1,42 @@
+/**
+ * The handle of the store's checkpointer thread (checkpointThread.ts), used
+ * when a writer thread does the ingest's writes (GroupCommit, `thread: true`).
+ */
+import type { Worker } from 'node:worker_threads';
+import type { CheckpointFailure, CheckpointThreadData } from './checkpointThread.js';
+import type { Db } from './sqliteDb.js';
+import { startTsWorker } from './tsWorker.js';
+
+/** How often the thread checkpoints: the WAL holds about this much of the ingest's writes (a few MiB at full load). */
+const INTERVAL_MS = 100;
+/**
+ * `wal_autocheckpoint` of the connections that commit (the writer thread's and
+ * the event loop's) while the checkpointer runs: 64 MiB of 4 KiB pages. Reached
+ * only if the thread falls far behind or died; then a commit checkpoints, as
+ * SQLite does by default at 1,000 pages.
+ */
+export const WAL_CAP_PAGES = 16_384;
+
+export class Checkpointer {
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+  private running = true;
+
+  constructor(db: Db, onError: (err: Error) => void) {
+    const data: CheckpointThreadData = { file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal', intervalMs: INTERVAL_MS };
+    this.worker = startTsWorker(new URL('./checkpointThread.ts', import.meta.url), data);
+    this.worker.on('message', (m: CheckpointFailure) => onError(new Error(`WAL checkpoint failed: ${m.error}`)));
+    this.worker.on('error', (err) => onError(new Error(`checkpointer thread failed: ${err.message}`)));
+    this.exited = new Promise((resolve) => this.worker.once('exit', (code) => {
+      if (this.running && code !== 0) onError(new Error(`checkpointer thread exited with code ${code}`));
+      this.running = false;
+      resolve();
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.running) this.worker.postMessage('close');
+    this.running = false;
+    await this.exited;
+  }
+}
