@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Reading } from '../../devices/validateReading.js';
 import type { Topics } from '../../devices/topics.js';
 import type { EventLog } from '../realtime/eventLog.js';
-import { evaluateReading, ruleInputs } from '../rules/readingRules.js';
+import { evaluateReading, ruleInputs, topRank } from '../rules/readingRules.js';
 import type { RuleConfig } from '../rules/ruleConfig.js';
 import { claimDeadlineMs } from '../rules/ruleConfig.js';
 import { bpTrend } from '../rules/trendRules.js';
@@ -53,10 +53,12 @@ const STREAMED_TYPES = new Set(['blood_pressure', 'glucose', 'fall', 'sos']);
  */
 export function streamReading(events: EventLog, r: Reading): number | null {
   if (!STREAMED_TYPES.has(r.type)) return null;
-  return events.reserve('reading', r.receivedAt, { homeId: r.homeId, residentId: r.residentId }, {
-    deviceId: r.deviceId, id: r.id, residentId: r.residentId, homeId: r.homeId, type: r.type,
-    ts: new Date(r.ts).toISOString(), values: r.values,
-  });
+  return events.reserve('reading', r.receivedAt, { homeId: r.homeId, residentId: r.residentId }, readingEventData, r);
+}
+
+/** What a screen is sent of a new reading; EventLog.since builds the same from the row on replay. */
+function readingEventData(r: Reading): Record<string, unknown> {
+  return { deviceId: r.deviceId, id: r.id, residentId: r.residentId, homeId: r.homeId, type: r.type, ts: new Date(r.ts).toISOString(), values: r.values };
 }
 
 export type AlertScope = { homeId: string; residentId: string | null; deviceId: string | null };
@@ -67,9 +69,50 @@ export type ResolvedMark = Pick<Alert, 'severity' | 'resolvedAt' | 'conditionCle
 /** Rules judged on the passing of time (the watchdog's), whose conditions last across ticks. */
 const TIME_RULES: ReadonlySet<string> = new Set(['device_offline', 'gateway_offline', 'no_activity', 'reading_missed']);
 
+/** Unresolved alerts by dedupe key, and how many of each rule (so a caller can skip building keys that cannot match). */
+class OpenAlerts {
+  private readonly byKey = new Map<string, Alert>();
+  private readonly perRule = new Map<string, number>();
+
+  get(key: string): Alert | undefined {
+    return this.byKey.get(key);
+  }
+
+  set(key: string, a: Alert): void {
+    const before = this.byKey.get(key);
+    if (before) this.count(before.rule, -1);
+    this.count(a.rule, 1);
+    this.byKey.set(key, a);
+  }
+
+  delete(key: string): void {
+    const before = this.byKey.get(key);
+    if (!before) return;
+    this.count(before.rule, -1);
+    this.byKey.delete(key);
+  }
+
+  clear(): void {
+    this.byKey.clear();
+    this.perRule.clear();
+  }
+
+  values(): IterableIterator<Alert> {
+    return this.byKey.values();
+  }
+
+  hasRule(rule: string): boolean {
+    return (this.perRule.get(rule) ?? 0) > 0;
+  }
+
+  private count(rule: string, by: number): void {
+    this.perRule.set(rule, (this.perRule.get(rule) ?? 0) + by);
+  }
+}
+
 export class AlertEngine {
   /** Unresolved alerts by dedupe key: the engine's whole memory of "what is open". */
-  private readonly open = new Map<string, Alert>();
+  private readonly open = new OpenAlerts();
   /** Time-rule dedupe key → how its latest resolved alert ended. */
   private readonly resolved = new Map<string, ResolvedMark>();
   /** Effects to run once each open batch commits (home feedback, notifications). */
@@ -119,6 +162,11 @@ export class AlertEngine {
     return this.open.get(key);
   }
 
+  /** Whether any alert of `rule` is unresolved (cheap: lets callers skip building dedupe keys). */
+  hasOpen(rule: string): boolean {
+    return this.open.hasRule(rule);
+  }
+
   findOpen(id: string): Alert | undefined {
     for (const a of this.open.values()) if (a.id === id) return a;
     return undefined;
@@ -144,7 +192,10 @@ export class AlertEngine {
     if (r.type !== 'blood_pressure' || r.residentId === null || typeof systolic !== 'number') return match;
     const [t, ctx] = ruleInputs(config, 'bp_trend', targets);
     if (systolic < (t.systolic ?? Infinity)) return match;
-    const trend = bpTrend(this.highReadings(r.residentId, r.ts, systolic, t), r.ts, t, ctx);
+    const recent = this.highReadings(r.residentId, r.ts, systolic, t);
+    // As in evaluateReading: the trend replaces a match only if more severe; if it cannot be, it is not judged.
+    if (match && topRank(ctx) <= SEVERITY_RANK[match.severity]) return match;
+    const trend = bpTrend(recent, r.ts, t, ctx);
     if (!trend) return match;
     return !match || SEVERITY_RANK[trend.severity] > SEVERITY_RANK[match.severity] ? trend : match;
   }
@@ -159,8 +210,13 @@ export class AlertEngine {
     const threshold = t.systolic!;
     let w = this.trendWindows.get(residentId);
     if (this.undo) {
-      const before = w && { ...w, entries: [...w.entries] };
-      this.undo.push(() => (before ? this.trendWindows.set(residentId, before) : this.trendWindows.delete(residentId)));
+      // Below, a window is only appended to or replaced by new arrays (never changed in place otherwise).
+      const before = w && { threshold: w.threshold, newest: w.newest, entries: w.entries, length: w.entries.length };
+      this.undo.push(() => {
+        if (!before) return void this.trendWindows.delete(residentId);
+        before.entries.length = before.length;
+        this.trendWindows.set(residentId, { threshold: before.threshold, newest: before.newest, entries: before.entries });
+      });
     }
     if (!w || w.threshold !== threshold) {
       // The store holds every committed reading; this one is still being written (a recorded job).
@@ -235,7 +291,8 @@ export class AlertEngine {
    * should hear about) queues the home feedback for after the commit.
    */
   store(alert: Alert, reason: string, tellHome: boolean): void {
-    this.deps.alerts.save(alert);
+    // The open index holds the latest version written (committed or in flight) of an unresolved alert.
+    this.deps.alerts.save(alert, this.open.get(alert.dedupeKey));
     if (this.undo) {
       const key = alert.dedupeKey;
       const [open, resolved] = [this.open.get(key), this.resolved.get(key)];

@@ -72,16 +72,18 @@ export class Watchdog {
 
   /** Inside the readings' transaction: note who was heard, and clear what their arrival ends. */
   onReadingsStored(readings: readonly Reading[]): void {
+    // Per reading, on the ingest's path: keys of alerts to clear are built only while some alert of that rule is open.
+    const missed = this.deps.engine.hasOpen('reading_missed');
     for (const r of readings) {
       this.seen(r.deviceId, r.receivedAt);
       if (r.type === 'motion') {
         this.lastMotion.set(r.homeId, Math.max(this.lastMotion.get(r.homeId) ?? 0, r.ts));
-        this.clear(`home:${r.homeId}:no_activity`, r.receivedAt);
+        if (this.deps.engine.hasOpen('no_activity')) this.clear(`home:${r.homeId}:no_activity`, r.receivedAt);
       }
       if (r.residentId) {
         const key = `${r.residentId}|${r.type}`;
         if (r.ts > (this.lastMeasured.get(key) ?? 0)) this.lastMeasured.set(key, r.ts);
-        this.clear(missedKey(r.residentId, r.type), r.receivedAt);
+        if (missed) this.clear(missedKey(r.residentId, r.type), r.receivedAt);
       }
     }
   }
@@ -119,7 +121,7 @@ export class Watchdog {
     if (at <= (this.lastSeen.get(clientId) ?? 0)) return;
     this.lastSeen.set(clientId, at);
     this.dirtySeen.add(clientId);
-    this.clear(`device:${clientId}:device_offline`, at);
+    if (this.deps.engine.hasOpen('device_offline')) this.clear(`device:${clientId}:device_offline`, at);
   }
 
   private deadlines(now: number): void {

@@ -20,6 +20,20 @@ export interface StreamEvent {
   data: Record<string, unknown>;
 }
 
+/** A stream event whose data is built when first read. */
+class LazyEvent<T> implements StreamEvent {
+  private built: Record<string, unknown> | undefined;
+  constructor(
+    readonly seq: number, readonly type: StreamEventType, readonly at: number,
+    readonly homeId: string | null, readonly residentId: string | null,
+    private readonly build: (source: T) => Record<string, unknown>, private readonly source: T,
+  ) {}
+
+  get data(): Record<string, unknown> {
+    return (this.built ??= this.build(this.source));
+  }
+}
+
 export class EventLog {
   private readonly insert;
   private readonly sinceStmt;
@@ -67,11 +81,13 @@ export class EventLog {
 
   /**
    * Numbers an event that has no row of its own (a reading's: the reading
-   * carries the seq, see since), and queues it for listeners.
+   * carries the seq, see since), and queues it for listeners. Its data is
+   * built from `source` only if a listener reads it (no screen connected, no
+   * cost): `build` must be pure.
    */
-  reserve(type: StreamEventType, at: number, scope: { homeId: string | null; residentId: string | null }, data: Record<string, unknown>): number {
+  reserve<T>(type: StreamEventType, at: number, scope: { homeId: string | null; residentId: string | null }, build: (source: T) => Record<string, unknown>, source: T): number {
     const seq = ++this.lastSeq;
-    this.pending.current.push({ seq, type, at, homeId: scope.homeId, residentId: scope.residentId, data });
+    this.pending.current.push(new LazyEvent(seq, type, at, scope.homeId, scope.residentId, build, source));
     return seq;
   }
 

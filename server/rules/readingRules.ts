@@ -245,6 +245,33 @@ export function ruleInputs(config: RuleConfig, rule: RuleId, targets: Targets = 
   return inputs;
 }
 
+/** A rule ready to judge: its inputs, and the rank of the most severe match it can give (any of its configured severities). */
+type PreparedRule = [rule: ReadingRule, thresholds: Thresholds, ctx: RuleContext, topRank: number];
+
+/** The rules that judge a reading type, in READING_RULES order, prepared (cached as ruleInputs'). */
+const rulesCache = new WeakMap<RuleConfig, WeakMap<Targets, Map<string, PreparedRule[]>>>();
+
+function rulesFor(config: RuleConfig, targets: Targets, type: string): PreparedRule[] {
+  let byTargets = rulesCache.get(config);
+  if (!byTargets) rulesCache.set(config, (byTargets = new WeakMap()));
+  let byType = byTargets.get(targets);
+  if (!byType) byTargets.set(targets, (byType = new Map()));
+  let rules = byType.get(type);
+  if (!rules) {
+    rules = READING_RULES.filter((r) => (r.appliesTo as readonly string[]).includes(type)).map((r) => {
+      const [thresholds, ctx] = ruleInputs(config, r.id, targets);
+      return [r, thresholds, ctx, topRank(ctx)];
+    });
+    byType.set(type, rules);
+  }
+  return rules;
+}
+
+/** The rank of the most severe match a rule with this context can give. */
+export function topRank(ctx: RuleContext): number {
+  return Math.max(...Object.values(ctx.severity).map((s) => SEVERITY_RANK[s]));
+}
+
 /**
  * The most severe match of one reading (SPEC §4: only it raises an alert), with
  * the resident's targets applied, or null. Late — arrived (`receivedAt`, or
@@ -254,9 +281,9 @@ export function ruleInputs(config: RuleConfig, rule: RuleId, targets: Targets = 
  */
 export function evaluateReading(reading: RuleReading, config: RuleConfig, targets: Targets = NO_TARGETS, now?: number): RuleMatch | null {
   let best: RuleMatch | null = null;
-  for (const rule of READING_RULES) {
-    if (!rule.appliesTo.includes(reading.type)) continue;
-    const [thresholds, ctx] = ruleInputs(config, rule.id, targets);
+  for (const [rule, thresholds, ctx, top] of rulesFor(config, targets, reading.type)) {
+    // A later rule wins only if strictly more severe: one that cannot be is not run (nor its wording built).
+    if (best && top <= SEVERITY_RANK[best.severity]) continue;
     const match = rule.evaluate(reading, thresholds, ctx);
     if (match && (!best || SEVERITY_RANK[match.severity] > SEVERITY_RANK[best.severity])) best = match;
   }
