@@ -157,19 +157,21 @@ export function parseTs(ts: string | number): number | null {
 
 type Values = Reading['values'];
 
+/** The keys `obj` has, copied into `values`. */
+function copyDefined(values: Values, obj: Record<string, unknown>, keys: readonly string[]): void {
+  for (const k of keys) if (obj[k] !== undefined) values[k] = obj[k] as number | string | boolean;
+}
+
 function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Refusal {
   const values: Values = {};
-  const copy = (...keys: string[]) => {
-    for (const k of keys) if (obj[k] !== undefined) values[k] = obj[k] as number | string | boolean;
-  };
-  copy('clockUnreliable');
+  copyDefined(values, obj, ['clockUnreliable']);
   switch (type) {
     case 'blood_pressure': {
       const unit = obj.unit as PressureUnit;
       for (const k of ['systolic', 'diastolic', 'map'] as const) {
         if (obj[k] !== undefined) values[k] = toMmHg(obj[k] as number, unit);
       }
-      copy('pulse', 'irregularPulse');
+      copyDefined(values, obj, ['pulse', 'irregularPulse']);
       if (unit !== 'mmHg') values.sourceUnit = unit;
       for (const k of ['systolic', 'diastolic', 'map', 'pulse'] as const) {
         const bad = outOfRange(k, values[k] as number | undefined, RANGES[k]);
@@ -184,18 +186,18 @@ function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Re
       const unit = obj.unit as GlucoseUnit;
       values.value = toMmolPerL(obj.value as number, unit);
       if (unit !== 'mmol/L') values.sourceUnit = unit;
-      copy('context');
+      copyDefined(values, obj, ['context']);
       return outOfRange('value', values.value, RANGES.glucose) ?? values;
     }
     case 'fall':
-      copy('confidence', 'location', 'recovered');
+      copyDefined(values, obj, ['confidence', 'location', 'recovered']);
       return values;
     case 'sos':
     case 'motion':
-      copy('location');
+      copyDefined(values, obj, ['location']);
       return values;
     case 'heartbeat':
-      copy('battery', 'rssi');
+      copyDefined(values, obj, ['battery', 'rssi']);
       return values;
   }
 }

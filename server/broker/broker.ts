@@ -96,10 +96,10 @@ export class HubBroker {
         }
         // The hub sends this PUBACK itself once the reading is durable (see deferredAcks.ts);
         // aedes, seeing QoS 0, sends none, and reads on once the ingest has taken the packet.
-        const { durable, admit } = this.acks.take(client, packet.messageId!, () => cb(null));
+        const ticket = this.acks.take(client, packet.messageId!, () => cb(null));
         packet.qos = 0;
-        ingest.handle(principal, packet as PublishPacket & { qos: 0 | 1 | 2 }, durable);
-        admit();
+        ingest.handle(principal, packet as PublishPacket & { qos: 0 | 1 | 2 }, (err) => ticket.durable(err));
+        ticket.admit();
       },
       authorizeSubscribe: (client, sub, cb) => {
         const principal = client ? this.principals.get(client) : undefined;

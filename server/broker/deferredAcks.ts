@@ -20,14 +20,9 @@
  */
 import type { Client } from 'aedes';
 
-interface Pending {
-  messageId: number;
-  durable: boolean;
-}
-
 interface ClientAcks {
   client: Client;
-  pending: Pending[];
+  pending: AckTicket[];
   /** aedes callbacks held back while `pending` is at the limit. */
   held: Array<() => void>;
 }
@@ -41,40 +36,30 @@ export class DeferredAcks {
   constructor(private readonly limit: number) {}
 
   /**
-   * Takes a QoS 1 publish whose handling is about to start. Returns `durable`,
-   * to call once it is durable (or refused, which is acknowledged too) or has
-   * failed (err); and `admit`, to call after handing the publish to the
-   * ingest: it runs `release` (aedes goes on with this client) now, or once
-   * the client is back under the limit.
+   * Takes a QoS 1 publish whose handling is about to start. Returns its
+   * ticket: `durable(err)`, to call once it is durable (or refused, which is
+   * acknowledged too) or has failed (err); and `admit()`, to call after
+   * handing the publish to the ingest: it runs `release` (aedes goes on with
+   * this client) now, or once the client is back under the limit.
    */
-  take(client: Client, messageId: number, release: () => void): { durable: (err?: Error | null) => void; admit: () => void } {
+  take(client: Client, messageId: number, release: () => void): AckTicket {
     let state = this.clients.get(client);
     if (!state) {
       state = { client, pending: [], held: [] };
       this.clients.set(client, state);
     }
-    const s = state;
-    const entry: Pending = { messageId, durable: false };
-    s.pending.push(entry);
-    const admit = () => {
-      if (s.pending.length - s.held.length <= this.limit) release();
-      else s.held.push(release);
-    };
-    const durable = (err?: Error | null) => {
-      if (err) {
-        // Not durable: no PUBACK for it nor for anything after it; the sender resends on reconnect.
-        s.pending = [];
-        s.held = [];
-        client.close();
-        return;
-      }
-      entry.durable = true;
-      if (s.pending[0] === entry) this.markReady(s);
-    };
-    return { durable, admit };
+    const ticket = new AckTicket(this, state, messageId, release);
+    state.pending.push(ticket);
+    return ticket;
   }
 
-  private markReady(s: ClientAcks): void {
+  /** Whether `s` may have one more publish in the pipeline (see AckTicket.admit). */
+  underLimit(s: ClientAcks): boolean {
+    return s.pending.length - s.held.length <= this.limit;
+  }
+
+  /** `s`'s oldest pending publish is durable: its acknowledgements go out after this turn's callbacks. */
+  markReady(s: ClientAcks): void {
     this.ready.add(s);
     if (!this.flushQueued) {
       this.flushQueued = true;
@@ -91,7 +76,7 @@ export class DeferredAcks {
 
   private writeReady(s: ClientAcks): void {
     let n = 0;
-    while (n < s.pending.length && s.pending[n]!.durable) n++;
+    while (n < s.pending.length && s.pending[n]!.isDurable) n++;
     if (n === 0) return;
     const done = s.pending.splice(0, n);
     const conn = (s.client as unknown as { conn?: { destroyed?: boolean; write(b: Buffer): boolean } }).conn;
@@ -106,5 +91,34 @@ export class DeferredAcks {
       conn.write(buf);
     }
     while (s.held.length > 0 && s.pending.length - s.held.length < this.limit) s.held.shift()!();
+  }
+}
+
+/**
+ * One QoS 1 publish waiting for its PUBACK (see DeferredAcks.take). A class,
+ * not two closures per publish: this runs for every reading.
+ */
+export class AckTicket {
+  /** Set once the publish is durable; its PUBACK goes out when all before it are too. */
+  isDurable = false;
+
+  constructor(private readonly acks: DeferredAcks, private readonly s: ClientAcks, readonly messageId: number, private readonly release: () => void) {}
+
+  durable(err?: Error | null): void {
+    const s = this.s;
+    if (err) {
+      // Not durable: no PUBACK for it nor for anything after it; the sender resends on reconnect.
+      s.pending = [];
+      s.held = [];
+      s.client.close();
+      return;
+    }
+    this.isDurable = true;
+    if (s.pending[0] === this) this.acks.markReady(s);
+  }
+
+  admit(): void {
+    if (this.acks.underLimit(this.s)) this.release();
+    else this.s.held.push(this.release);
   }
 }
