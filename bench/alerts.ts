@@ -2,11 +2,14 @@
  * Rules-engine benchmark (the rules issue), two measurements in one run:
  *
  * 1. Rules overhead on ingest: the ingest part's saturating QoS 1 load (N
- *    devices, W publishes in flight each, "as fast as acknowledged"), with a
- *    steady share of abnormal readings spread over the residents, against the
- *    hub with `ANXIN_BENCH_NO_RULES=1` (readings stored, rules skipped: A)
+ *    devices, W publishes in flight each, "as fast as acknowledged") against
+ *    the hub with `ANXIN_BENCH_NO_RULES=1` (readings stored, rules skipped: A)
  *    and the normal hub (B), in A B B A order so a drift of the machine
- *    weighs on both alike. Target: B ≥ 0.90 × A.
+ *    weighs on both alike, for two workloads: the ingest part's own readings
+ *    (all normal: the issue's "ingest figure of the foundation issue"; target
+ *    B ≥ 0.90 × A), then the same with a steady share of abnormal readings
+ *    spread over the residents (every one of them opens or updates an alert,
+ *    written with the reading: stricter, reported beside it).
  * 2. Alert latency: the normal hub under a paced (not saturating) 5,000
  *    readings/s from one bound cuff per resident, with one operator console
  *    on the live stream. Each abnormal reading's send time is matched to the
@@ -72,19 +75,26 @@ interface Leg {
   figures: TargetFigures;
 }
 
-async function runOverhead(p: AlertsParams, template: ProvisionedHub, devices: LoadDevice[], problems: string[]): Promise<Leg[]> {
+/** Part 1's legs for one share of abnormal readings (0: the ingest part's own workload). */
+interface Workload {
+  abnormalPct: number;
+  legs: Leg[];
+}
+
+async function runOverhead(p: AlertsParams, template: ProvisionedHub, devices: LoadDevice[], problems: string[], abnormalPct: number): Promise<Workload> {
   const ingest: IngestParams = { devices: p.devices, perHome: RESIDENTS_PER_HOME, window: p.window, warmupSeconds: p.warmupSeconds, seconds: p.seconds, sync: p.sync };
   const legs: Leg[] = [];
   for (let round = 0; round < p.rounds; round++) {
     // A B, then B A: a machine that speeds up or slows down over the run favours neither.
     const order: Mode[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
     for (const mode of order) {
-      const name = `rules ${mode} #${round + 1}`;
+      const name = `rules ${mode} #${round + 1}, ${abnormalPct} % abnormal`;
       const target = await startHub(devices, p.sync, { from: template, env: mode === 'off' ? NO_RULES_ENV : {}, countRows: ['alerts', 'events'] });
       try {
-        const figures = await measure(name, target, ingest, problems, { abnormalEvery: abnormalEvery(p), abnormalMix: p.mix });
+        const figures = await measure(name, target, ingest, problems, abnormalPct > 0 ? { abnormalEvery: abnormalEvery(abnormalPct), abnormalMix: p.mix } : {});
         if (target.output().includes(NO_RULES_BANNER) !== (mode === 'off')) problems.push(`${name}: the hub did not run in the mode asked for (ANXIN_BENCH_NO_RULES ignored?)`);
-        if (mode === 'on' && !(Number(figures.checks.alertsRows) > 0)) problems.push(`${name}: no alert was stored although abnormal readings were accepted`);
+        if (mode === 'on' && abnormalPct > 0 && !(Number(figures.checks.alertsRows) > 0)) problems.push(`${name}: no alert was stored although abnormal readings were accepted`);
+        if (abnormalPct === 0 && Number(figures.checks.alertsRows) > 0) problems.push(`${name}: alerts were stored although every reading was normal`);
         if (mode === 'off' && Number(figures.checks.alertsRows) > 0) problems.push(`${name}: alerts were stored with the rules switched off`);
         legs.push({ mode, round, figures });
       } finally {
@@ -92,7 +102,7 @@ async function runOverhead(p: AlertsParams, template: ProvisionedHub, devices: L
       }
     }
   }
-  return legs;
+  return { abnormalPct, legs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +212,7 @@ async function runLatency(p: AlertsParams, template: ProvisionedHub, devices: Lo
     stream = await StreamWatch.open(target.httpUrl, login.body.token as string);
     ({ load } = await LoadGenerator.start({
       url: target.mqttUrl, devices: target.devices, window: 1, topicPrefix: DEFAULT_TOPIC_PREFIX, connectTimeoutMs: 60_000,
-      abnormalEvery: abnormalEvery(p), abnormalMix: p.mix, ratePerSecond: p.rate, trackAbnormal: true,
+      abnormalEvery: abnormalEvery(p.abnormalPct), abnormalMix: p.mix, ratePerSecond: p.rate, trackAbnormal: true,
     }));
     // Send times are stamped in the generator, arrivals here: two processes, one system clock (see wallClockMs).
     const clock = await load.clockOffset();
@@ -275,8 +285,8 @@ async function runLatency(p: AlertsParams, template: ProvisionedHub, devices: Lo
 
 // ---------------------------------------------------------------------------------------------
 
-function abnormalEvery(p: AlertsParams): number {
-  return Math.max(1, Math.round(100 / p.abnormalPct));
+function abnormalEvery(abnormalPct: number): number {
+  return Math.max(1, Math.round(100 / abnormalPct));
 }
 
 function alertsParams(flags: Flags): AlertsParams {
@@ -297,6 +307,7 @@ function alertsParams(flags: Flags): AlertsParams {
   return p;
 }
 
+const workloadName = (abnormalPct: number) => (abnormalPct === 0 ? 'all normal' : `${abnormalPct} % abnormal`);
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
 
@@ -306,28 +317,31 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
   const provisionT0 = performance.now();
   const template = await provisionHub(fleetDocument(all, { residentPerDevice: true, users: [{ username: OPERATOR, role: 'operator', name: 'benchmark operator' }] }), p.sync);
   const provisionSeconds = (performance.now() - provisionT0) / 1000;
-  let legs: Leg[];
+  const workloads: Workload[] = [];
   let latency: LatencyFigures;
   try {
-    legs = await runOverhead(p, template, all.slice(0, p.devices), problems);
+    for (const pct of [0, p.abnormalPct]) workloads.push(await runOverhead(p, template, all.slice(0, p.devices), problems, pct));
     latency = await runLatency(p, template, all.slice(0, p.residents), problems);
   } finally {
     template.remove();
   }
 
-  // 1. Rules overhead.
-  const of = (mode: Mode) => legs.filter((l) => l.mode === mode).map((l) => l.figures);
-  const off = of('off');
-  const on = of('on');
+  // 1. Rules overhead, per workload.
   const rate = (fs: TargetFigures[]) => mean(fs.map((f) => f.readingsPerSecond));
-  const ratio = rate(on) / rate(off);
-  // Each round's own B / A: how much the verdict moves from one pair of legs to the next.
-  const pairRatios = Array.from({ length: p.rounds }, (_, r) => {
-    const legOf = (mode: Mode) => legs.find((l) => l.round === r && l.mode === mode)!.figures.readingsPerSecond;
-    return legOf('on') / legOf('off');
+  const summaries = workloads.map(({ abnormalPct, legs }) => {
+    const of = (mode: Mode) => legs.filter((l) => l.mode === mode).map((l) => l.figures);
+    const [off, on] = [of('off'), of('on')];
+    const ratio = rate(on) / rate(off);
+    // Each round's own B / A: how much the verdict moves from one pair of legs to the next.
+    const pairRatios = Array.from({ length: p.rounds }, (_, r) => {
+      const legOf = (mode: Mode) => legs.find((l) => l.round === r && l.mode === mode)!.figures.readingsPerSecond;
+      return legOf('on') / legOf('off');
+    });
+    const verdict = ratio >= TARGET_RULES_RATIO ? 'PASS' : 'BELOW';
+    const disturbed = legs.some((l) => l.figures.othersCoreShare > DISTURBED);
+    return { abnormalPct, legs, off, on, ratio, pairRatios, verdict, disturbed };
   });
-  const overheadVerdict = ratio >= TARGET_RULES_RATIO ? 'PASS' : 'BELOW';
-  const overheadDisturbed = legs.some((l) => l.figures.othersCoreShare > DISTURBED);
+  const allLegs = workloads.flatMap((w) => w.legs);
 
   // 2. Alert latency.
   const createdVerdict = latency.created.p99Ms <= TARGET_ALERT_P99_MS ? 'PASS' : 'BELOW';
@@ -336,7 +350,7 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
   const fellBehind = latency.readingsPerSecondPublished < 0.98 * p.rate || latency.pacing.behindAtStop > p.rate / 100;
 
   const cores = cpus().length;
-  const every = abnormalEvery(p);
+  const every = abnormalEvery(p.abnormalPct);
   const spread = (xs: number[], digits: number) => `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
   const notes = [
     `Fleet: one bp cuff per resident, ${RESIDENTS_PER_HOME} residents to a home, an operator user; imported once (${provisionSeconds.toFixed(0)} s incl. hub start), each hub starts on a copy. ` +
@@ -346,9 +360,11 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
       ? 'Mix "systolic": each reading with systolic ≥ 140 (3 of the 5 abnormal kinds) is judged by bp_trend too, against its resident\'s high readings of the last 7 days (read from the journal once per resident, then kept in memory). ' +
         '--mix diastolic reaches the same rules without bp_trend.'
       : 'Mix "diastolic": the same five rules reached with systolic < 140, so bp_trend never judges: this isolates the per-reading cost of the other rules.',
-    `1. Rules overhead: ${p.devices} cuffs, ${p.window} QoS 1 publishes in flight each, ${p.warmupSeconds} s warm-up + ${p.seconds} s measured per leg, legs in order ${legs.map((l) => (l.mode === 'off' ? 'A' : 'B')).join(' ')} ` +
+    `1. Rules overhead: ${p.devices} cuffs, ${p.window} QoS 1 publishes in flight each, ${p.warmupSeconds} s warm-up + ${p.seconds} s measured per leg, legs in order ${summaries[0]!.legs.map((l) => (l.mode === 'off' ? 'A' : 'B')).join(' ')} per workload ` +
       `(A = ANXIN_BENCH_NO_RULES=1: stored, not judged; B = the normal hub: judged and streamed, alerts and stream events written in the same transaction as the readings). No stream client is connected in these legs. ` +
-      `Each hub is killed with SIGKILL under load and its stored rows counted: ${legs.every((l) => l.figures.checks.durable) ? 'every acknowledged reading was stored in every leg.' : 'ACKNOWLEDGED READINGS LOST.'}`,
+      `Workload "all normal" is the ingest part's own load (every reading normal: systolic 118–137), so B / A is what judging does to the foundation issue's ingest figure (the issue's target); ` +
+      `"${p.abnormalPct} % abnormal" adds the mix above, where every abnormal reading also writes its alert, the alert's link to it and an alert.updated event. ` +
+      `Each hub is killed with SIGKILL under load and its stored rows counted: ${allLegs.every((l) => l.figures.checks.durable) ? 'every acknowledged reading was stored in every leg.' : 'ACKNOWLEDGED READINGS LOST.'}`,
     `2. Alert latency: ${p.residents} cuffs paced at ${p.rate} readings/s in total (${(p.rate / p.residents).toFixed(1)}/s each, evenly spaced by a 1 ms timer, QoS 1), ${p.warmupSeconds} s warm-up + ${p.latencySeconds} s measured; ` +
       `one operator on /api/v1/stream (bearer token, in the bench process; it also receives a \`reading\` event per stored reading). ` +
       `Latency = arrival of the first alert event whose lastReading is the reading − its send time; sends are stamped in the generator process and arrivals in the bench process with performance.timeOrigin + performance.now() ` +
@@ -358,10 +374,10 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
   if (latency.created.count < 1000) notes.push(`Only ${latency.created.count} alert.created samples: p99.9 is within a few samples of the max; raise --residents or --latency-seconds for a firmer tail.`);
   if (latency.unexpectedKind > 0) notes.push(`${latency.unexpectedKind} alert events were of the other kind than planned (created vs updated).`);
   if (fellBehind) notes.push(`The generator FELL BEHIND: ${latency.readingsPerSecondPublished.toFixed(0)} of ${p.rate} readings/s published, ${latency.pacing.behindAtStop} due but unsent at the end; the latency figures are for that lower rate.`);
-  for (const l of legs) notes.push(...machineCaveats(`1. rules ${l.mode} #${l.round + 1}`, l.figures));
+  for (const w of workloads) for (const l of w.legs) notes.push(...machineCaveats(`1. rules ${l.mode} #${l.round + 1}, ${w.abnormalPct} % abnormal`, l.figures));
   notes.push(...machineCaveats('2. latency run', { ...latency.cpu, generatorBusy: latency.generatorBusy }));
   notes.push(
-    `Target 1: rules on ≥ ${TARGET_RULES_RATIO} × rules off; measured ${ratio.toFixed(2)} × (per round ${pairRatios.map((r) => r.toFixed(2)).join(', ')}) → ${overheadVerdict}${overheadDisturbed ? ' (disturbed run: not conclusive)' : ''}.`,
+    ...summaries.map((w) => `${w.abnormalPct === 0 ? 'Target 1' : 'Stricter'}: rules on ≥ ${TARGET_RULES_RATIO} × rules off, ${workloadName(w.abnormalPct)}; measured ${w.ratio.toFixed(2)} × (per round ${w.pairRatios.map((r) => r.toFixed(2)).join(', ')}) → ${w.verdict}${w.disturbed ? ' (disturbed run: not conclusive)' : ''}.`),
     `Target 2: publish → alert event p99 ≤ ${TARGET_ALERT_P99_MS} ms at ${p.rate} readings/s; alert.created ${ms(latency.created.p99Ms)} ms → ${createdVerdict}, ` +
       `alert.updated ${ms(latency.updated.p99Ms)} ms → ${updatedVerdict}${latencyDisturbed ? ' (disturbed run: not conclusive)' : ''}${fellBehind ? ' (generator fell behind: not at the target rate)' : ''}.`,
   );
@@ -374,18 +390,17 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
   const table = {
     columns: ['1. rules overhead (saturating)', 'A: rules off', 'B: rules on'],
     rows: [
-      ['readings/s (PUBACKs), mean of legs', rate(off).toFixed(0), rate(on).toFixed(0)],
-      ['readings/s per leg', legCell(off, (f) => f.readingsPerSecond, 0), legCell(on, (f) => f.readingsPerSecond, 0)],
-      ['PUBACK latency p50 per leg (ms)', legCell(off, (f) => f.latency.p50Ms, 1), legCell(on, (f) => f.latency.p50Ms, 1)],
-      ['PUBACK latency p99 per leg (ms)', legCell(off, (f) => f.latency.p99Ms, 1), legCell(on, (f) => f.latency.p99Ms, 1)],
-      ['hub CPU (of one core)', cpuOf(off, (f) => f.brokerCoreShare), cpuOf(on, (f) => f.brokerCoreShare)],
-      ['generator CPU (of one core)', cpuOf(off, (f) => f.generatorCoreShare), cpuOf(on, (f) => f.generatorCoreShare)],
-      [`machine CPU (of all ${cores} cores)`, cpuOf(off, (f) => f.machineBusy), cpuOf(on, (f) => f.machineBusy)],
-      ['other processes (of one core)', cpuOf(off, (f) => f.othersCoreShare), cpuOf(on, (f) => f.othersCoreShare)],
-      ['group commits/s × readings each, per leg', commitsCell(off), commitsCell(on)],
-      ['commit mean (ms)', legCell(off, (f) => Number(f.checks.commitMeanMs), 2), legCell(on, (f) => Number(f.checks.commitMeanMs), 2)],
-      ['alerts / stream events stored, per leg', rowsCell(off), rowsCell(on)],
-      ['B / A throughput (spread of rounds)', '', `${ratio.toFixed(2)} × (${spread(pairRatios, 2)}) ${overheadVerdict}${overheadDisturbed ? '?' : ''}`],
+      ...summaries.flatMap(({ abnormalPct, off, on, ratio, pairRatios, verdict, disturbed }) => [
+        [`${workloadName(abnormalPct)}: readings/s, mean of legs`, rate(off).toFixed(0), rate(on).toFixed(0)],
+        ['  readings/s per leg', legCell(off, (f) => f.readingsPerSecond, 0), legCell(on, (f) => f.readingsPerSecond, 0)],
+        ['  PUBACK latency p50 / p99 per leg (ms)', legCell(off, (f) => f.latency.p50Ms, 1) + ' / ' + legCell(off, (f) => f.latency.p99Ms, 1), legCell(on, (f) => f.latency.p50Ms, 1) + ' / ' + legCell(on, (f) => f.latency.p99Ms, 1)],
+        ['  hub / generator CPU (of one core)', `${cpuOf(off, (f) => f.brokerCoreShare)} / ${cpuOf(off, (f) => f.generatorCoreShare)}`, `${cpuOf(on, (f) => f.brokerCoreShare)} / ${cpuOf(on, (f) => f.generatorCoreShare)}`],
+        [`  machine CPU (of all ${cores} cores); other processes (of one)`, `${cpuOf(off, (f) => f.machineBusy)}; ${cpuOf(off, (f) => f.othersCoreShare)}`, `${cpuOf(on, (f) => f.machineBusy)}; ${cpuOf(on, (f) => f.othersCoreShare)}`],
+        ['  group commits/s × readings each, per leg', commitsCell(off), commitsCell(on)],
+        ['  commit mean (ms)', legCell(off, (f) => Number(f.checks.commitMeanMs), 2), legCell(on, (f) => Number(f.checks.commitMeanMs), 2)],
+        ['  alerts / stream events stored, per leg', rowsCell(off), rowsCell(on)],
+        [`  B / A throughput (spread of rounds)${abnormalPct === 0 ? ': the target' : ''}`, '', `${ratio.toFixed(2)} × (${spread(pairRatios, 2)}) ${verdict}${disturbed ? '?' : ''}`],
+      ]),
       ['', '', ''],
       [`2. alert latency at ${p.rate}/s`, 'alert.created', 'alert.updated'],
       [`events matched (of ${latency.abnormalInWindow} abnormal sent; ${latency.missing} missing)`, String(latency.created.count), String(latency.updated.count)],
@@ -410,13 +425,16 @@ async function runAlerts(p: AlertsParams): Promise<BenchOutcome> {
     params: p,
     provisionSeconds,
     overhead: {
-      legs: legs.map((l) => ({ mode: l.mode, round: l.round + 1, ...l.figures })),
-      readingsPerSecond: { off: rate(off), on: rate(on) },
-      ratio,
-      pairRatios,
       target: TARGET_RULES_RATIO,
-      verdict: overheadVerdict,
-      disturbed: overheadDisturbed,
+      workloads: summaries.map((w) => ({
+        abnormalPct: w.abnormalPct,
+        legs: w.legs.map((l) => ({ mode: l.mode, round: l.round + 1, ...l.figures })),
+        readingsPerSecond: { off: rate(w.off), on: rate(w.on) },
+        ratio: w.ratio,
+        pairRatios: w.pairRatios,
+        verdict: w.verdict,
+        disturbed: w.disturbed,
+      })),
     },
     latency: { ...latency, target: TARGET_ALERT_P99_MS, verdict: { created: createdVerdict, updated: updatedVerdict }, disturbed: latencyDisturbed, fellBehind },
     notes,
