@@ -205,7 +205,7 @@ async function runInfluxIngest(p: Params): Promise<BenchOutcome> {
     const ratio = s.readingsPerSecond / d.readingsPerSecond;
     const verdict = ratio >= TARGET_RATIO ? 'PASS' : 'BELOW';
     const notes = [
-      `${p.readings} blood-pressure readings from ${p.devices} cuffs; batches of ${p.batch}; influxd ${'1.x'} on loopback (WAL fsync on every write), SQLite journal ANXIN_SYNC=${p.sync}; ${cpus().length} core(s) shared by influxd and this process.`,
+      `${p.readings} blood-pressure readings from ${p.devices} cuffs; batches of ${p.batch}; influxd ${'1.x'} on loopback (WAL fsync on every write), SQLite journal ANXIN_SYNC=${p.sync}; ${cpus().length} core(s) shared by influxd and this process, which runs the hub's store code with ${process.execArgv.filter((a) => a.startsWith('--max-semi-space-size')).join(' ') || 'NOT the V8 flags `npm start` gives the hub (run it through `npm run bench`)'}.`,
       `Hub store path: appended ${CHUNK} at a time, ${CHUNKS_PER_TURN} per turn of the event loop, up to ${TURNS_IN_FLIGHT} turns awaiting their commit (the writer thread keeps two group commits in flight), while the forwarder reads the journal and writes on the event loop; its rate counts until InfluxDB confirmed the last reading.`,
     ];
     for (const [name, phase] of [['direct', d], ['hub store path', s], ['spool replay', r]] as const) {
