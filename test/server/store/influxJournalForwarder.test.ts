@@ -22,6 +22,8 @@ class ScriptedSink implements TimeSeriesSink {
   readonly attempts: number[] = [];
   readonly points = new Map<string, JournalReading>();
   failing = false;
+  /** Write calls (0-based, in call order) that fail once. */
+  readonly failCalls = new Set<number>();
   prepareFailures = 0;
   refuse = 0;
 
@@ -34,7 +36,7 @@ class ScriptedSink implements TimeSeriesSink {
 
   async write(batch: readonly JournalReading[]): Promise<SinkWriteResult> {
     this.attempts.push(performance.now());
-    if (this.failing) throw new Error('503 Service Unavailable');
+    if (this.failing || this.failCalls.has(this.attempts.length - 1)) throw new Error('503 Service Unavailable');
     this.batches.push([...batch]);
     // Keyed like an InfluxDB point: series and time (with the tiebreak), so a rewrite overwrites.
     for (const r of batch) this.points.set(`${r.type},${r.homeId},${r.residentId},${r.deviceId}@${r.ts}+${r.tiebreak}`, r);
@@ -121,6 +123,21 @@ describe('journal forwarder', () => {
     expect(sink.points.size).toBe(10);
     expect((await metrics.registry.getSingleMetric('anxin_influx_write_errors_total')!.get()).values[0]!.value).toBe(sink.attempts.length - 3);
     expect((await metrics.registry.getSingleMetric('anxin_influx_lag_readings')!.get()).values[0]!.value).toBe(0);
+  });
+
+  it('sends a large batch as requests of at most 1,000 readings; one failed request fails the batch, which is written again whole', async () => {
+    const j = journal();
+    const sink = new ScriptedSink();
+    sink.failCalls.add(1); // the second request of the first batch
+    const f = forwarder(j, sink, { batchSize: 2500, flushMs: 20, minBackoffMs: 10, maxBackoffMs: 10 });
+    await j.append(2500);
+    expect(await f.drained(5000)).toBe(true);
+    // Attempt 1: 1,000 ok, 1,000 failed, 500 ok; the cursor stays. Attempt 2: all three again.
+    expect(sink.attempts).toHaveLength(6);
+    expect(sink.batches.map((b) => b.length)).toEqual([1000, 500, 1000, 1000, 500]);
+    expect(f.cursor).toBe(2500);
+    expect(sink.points.size).toBe(2500);
+    expect([...sink.points.values()].map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
   });
 
   it('sets the store up before the first write, retrying until it answers', async () => {
