@@ -277,8 +277,8 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
   let swarm: HeartbeatSwarm | undefined;
   let load: LoadGenerator | undefined;
   try {
-    // A few clients sign in first and leave: the hub's first scrypt verifications (16 MiB each, on libuv's
-    // threads) leave arenas glibc keeps, a fixed cost per process, not per client, so it is paid before RSS is read.
+    // A few clients sign in first and leave: a broker's first connections leave fixed costs (buffers, arenas glibc
+    // keeps), per process, not per client, so they are paid before RSS is read.
     const few = [...target.devices, ...kit].slice(0, WARM_CLIENTS);
     const warm = await HeartbeatSwarm.connect(target.mqttUrl, few);
     await warm.swarm.kill();
@@ -441,7 +441,7 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
     `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes every stored reading (and alert) to one operator console on /api/v1/stream (this process). ` +
       `Hub ANXIN_SYNC=${p.sync}: a PUBACK means committed${p.sync === 'full' ? ' and fsynced' : ''}; the baselines store nothing. Hub provisioned once by import (${provisionSeconds.toFixed(0)} s).`,
     `Memory per client: broker RSS after connecting every client minus before, over the clients, no forced GC (approximate; the connections part measures it with forced GC at 10k+). ` +
-      `${WARM_CLIENTS} clients signed in and left first, so the hub's scrypt arenas (a fixed ~16 MiB per libuv thread) are not counted per client; the hub's connect time includes every other device's first sign-in (scrypt).`,
+      `${WARM_CLIENTS} clients signed in and left first, so a broker's fixed first-connection costs are not counted per client; the hub's connect time includes every other device's first sign-in.`,
     `Alert latency: first alert event naming the reading on the stream − its send time; generator and bench clocks: offset ${f(a.clockOffsetMs, 3)} ms (±${f(a.clockRttMs / 2, 3)} ms) subtracted. ` +
       `${a.created.count} alert.created and ${a.updated.count} alert.updated samples${a.created.count < 1000 ? ': p99.9 is within a few samples of the max' : ''}.`,
     `Hub killed with SIGKILL after the saturating window: stored rows ${String(hub.checks.storedRows)} for ${String(hub.checks.acknowledgedAll)} PUBACKs (readings and heartbeats, both legs): ` +

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Reading } from '../devices/validateReading.js';
 import { Topics } from '../devices/topics.js';
 import { buildHttp, type Http } from './api/http.js';
+import { hashSecret } from './auth/secrets.js';
 import { HubBroker } from './broker/broker.js';
 import type { HubConfig } from './config.js';
 import { EventBus } from './events.js';
@@ -136,6 +137,12 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     connectBurst: config.connectBurst,
     connectPerSecond: config.connectPerSecond,
     now,
+    rehashSecret: (username, stored, secret) => {
+      void hashSecret(secret, 'device')
+        .then((hash) => writer.run((conn) => conn.prepare('UPDATE mqtt_credentials SET secret_hash = ? WHERE username = ? AND secret_hash = ?').run(hash, username, stored).changes))
+        .then((changed) => { if (changed) log.info({ username }, 'device secret hash upgraded to the current scheme'); })
+        .catch((err: unknown) => log.warn({ err, username }, 'upgrading a device secret hash failed; the old one still works'));
+    },
   });
   await broker.start();
 

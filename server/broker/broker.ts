@@ -10,13 +10,12 @@
  * codes are answered to an MQTT 5 client as the matching reason codes.
  */
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Topics } from '../../devices/topics.js';
-import { unusableHash, verifySecret } from '../auth/secrets.js';
+import { needsRehash, unusableHash, verifySecret } from '../auth/secrets.js';
 import type { EventBus } from '../events.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { HubMetrics } from '../metrics.js';
@@ -35,6 +34,12 @@ export interface BrokerDeps {
   connectBurst: number;
   connectPerSecond: number;
   now?: () => number;
+  /**
+   * A device signed in with a secret whose stored hash is of an older, slower
+   * scheme (secrets.ts `needsRehash`): store `secret`'s current hash instead,
+   * unless the stored hash changed meanwhile (a rotation).
+   */
+  rehashSecret?: (username: string, stored: string, secret: string) => void;
 }
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
@@ -45,12 +50,6 @@ export class HubBroker {
   private tcp: Server | null = null;
   private tcpClosed: Promise<void> | null = null;
   private readonly principals = new WeakMap<Client, Principal>();
-  /**
-   * Secrets verified since start, as base64 SHA-256, so a reconnect storm does
-   * not re-run scrypt. A string, not the digest's Buffer: one entry per device
-   * ever connected, and a Buffer costs ~300 bytes of heap to a string's ~70.
-   */
-  private readonly verified = new Map<string, string>();
   private readonly limiter: ConnectLimiter;
   private readonly unusable = unusableHash('device');
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -156,9 +155,8 @@ export class HubBroker {
     );
   }
 
-  /** After a secret is rotated or a device removed: forget the cached check and drop the session. */
+  /** After a secret is rotated or a device removed: drop the session (its next sign-in checks the new secret). */
   forget(username: string): void {
-    this.verified.delete(username);
     const client = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[username];
     if (client) client.close();
   }
@@ -198,15 +196,12 @@ export class HubBroker {
     if (!username || !password || password.length === 0) return fail(CONNACK.badCredentials, 'missing_credentials');
     const secret = password.toString('utf8');
     const credential = directory.credential(username);
-    const digest = createHash('sha256').update(secret).digest();
-    const cached = this.verified.get(username);
-    const ok = credential && cached
-      ? timingSafeEqual(Buffer.from(cached, 'base64'), digest)
-      : await verifySecret(secret, credential?.secretHash ?? this.unusable);
+    // Microseconds for a current hash (secrets.ts); an older scrypt one is replaced once it verifies.
+    const ok = await verifySecret(secret, credential?.secretHash ?? this.unusable);
     if (!credential || !ok) return fail(CONNACK.badCredentials, credential ? 'wrong_secret' : 'unknown_client');
     // The client id is the identity: otherwise one device could take over another's session.
     if (client.id !== username) return fail(CONNACK.identifierRejected, 'client_id_mismatch');
-    this.verified.set(username, digest.toString('base64'));
+    if (needsRehash(credential.secretHash, 'device')) this.deps.rehashSecret?.(username, credential.secretHash, secret);
     return { kind: credential.kind, id: credential.username, homeId: credential.homeId };
   }
 }

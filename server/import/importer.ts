@@ -96,8 +96,8 @@ export async function importDocument(db: Db, doc: unknown, opts: ImportOptions):
   const document = doc as ImportDocument;
   const now = opts.now ?? Date.now();
 
-  // scrypt is slow on purpose, and better-sqlite3 transactions are synchronous:
-  // hash everything first, in libuv's thread pool, then write without waiting.
+  // Passwords' scrypt is slow on purpose, and better-sqlite3 transactions are synchronous:
+  // hash everything first (scrypt in libuv's thread pool), then write without waiting.
   const planned = planImport(document, new ExistingDirectory(db));
   const [identitySecrets, userSecrets] = await Promise.all([
     prepareSecrets(planned.newIdentities.map((c) => c.username), 'device'),
@@ -203,7 +203,7 @@ function canonicalJson(text: string): string {
 }
 
 async function prepareSecrets(usernames: string[], kind: 'device' | 'password'): Promise<Map<string, Prepared>> {
-  // Gateways, like devices, get hub-issued random secrets: the cheaper 'device' cost is enough (secrets.ts).
+  // Gateways, like devices, get hub-issued random secrets: the fast 'device' hash is enough (secrets.ts).
   const prepared = await Promise.all(usernames.map(async (username) => {
     const secret = generateSecret();
     return [username, { secret, hash: await hashSecret(secret, kind) }] as const;
