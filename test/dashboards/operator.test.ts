@@ -108,7 +108,8 @@ describe('operator console', () => {
     const chart = op1.locator('[data-testid="chart-blood_pressure"]');
     await expect.poll(() => chart.getAttribute('data-points')).toBe(String(HISTORY.length + 1));
     expect(await chart.getAttribute('data-series')).toBe('3');
-    expect(await chart.locator('canvas').count()).toBe(1);
+    // The plot is drawn in an effect after the figure renders its data attributes: wait for it.
+    await expect.poll(() => chart.locator('canvas').count()).toBe(1);
     await shot(op1, 'operator');
   });
 
