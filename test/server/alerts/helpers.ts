@@ -69,9 +69,24 @@ export async function startAlertHub(opts: { clock?: FakeClock; config?: Partial<
   return {
     t, clock, answer, tokens, clients,
     async connect(username, extra) {
-      const c = await connectClient(t.mqttUrl, username, secretOf(answer, username), extra);
-      clients.push(c);
-      return c;
+      // The hub announces a connection (and queues its status event) just after the CONNACK, which the
+      // client may see first: wait for the announcement, so a test's next step sees a settled log.
+      let off = () => {};
+      const announced = new Promise<void>((resolve) => {
+        off = t.hub.ctx.events.on('device.status', (s) => {
+          if (s.clientId === username && s.online && s.source === 'connection') resolve();
+        });
+      });
+      try {
+        const c = await connectClient(t.mqttUrl, username, secretOf(answer, username), extra);
+        clients.push(c);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the hub did not announce ${username}'s connection`)), 5000)));
+        await Promise.race([announced, late]).finally(() => clearTimeout(timer));
+        return c;
+      } finally {
+        off();
+      }
     },
     async close() {
       for (const c of clients) c.end(true);
