@@ -10,7 +10,8 @@
  * batches was copied once per checkpoint. Here the copying runs beside the
  * writer, and a page written by many commits between two checkpoints is
  * copied once. The writer's own autocheckpoint stays on at a far larger size
- * (see checkpointer.ts), in case this thread falls behind or dies.
+ * (see checkpointer.ts): it bounds the WAL under continuous load, and if this
+ * thread dies.
  */
 import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';

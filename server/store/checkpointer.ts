@@ -11,9 +11,13 @@ import { startTsWorker } from './tsWorker.js';
 const INTERVAL_MS = 100;
 /**
  * `wal_autocheckpoint` of the connections that commit (the writer thread's and
- * the event loop's) while the checkpointer runs: 64 MiB of 4 KiB pages. Reached
- * only if the thread falls far behind or died; then a commit checkpoints, as
- * SQLite does by default at 1,000 pages.
+ * the event loop's) while the checkpointer runs: 64 MiB of 4 KiB pages. The WAL
+ * starts over from its beginning only when a write begins with every frame
+ * already copied, which a passive checkpoint beside a never-idle writer rarely
+ * achieves: under saturating load the WAL file grows to this size, and the
+ * commit that passes it copies what the thread has not yet (at most ~100 ms of
+ * writes), after which the WAL wraps (measured: 65–69 MiB through a 60 s run at
+ * ~38,000 readings/s). If the thread dies, commits checkpoint at this size alone.
  */
 export const WAL_CAP_PAGES = 16_384;
 
