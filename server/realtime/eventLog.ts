@@ -129,8 +129,13 @@ export class EventLog {
     }));
   }
 
-  oldestSeq(): number | null {
-    return (this.db.prepare('SELECT min(seq) AS s FROM events').get() as { s: number | null }).s;
+  /**
+   * The highest seq the retention pruning removed (0 if none): a screen that
+   * has every event up to a seq below it may have missed one, and must reload
+   * its lists. Readings' events are never pruned (the readings are kept).
+   */
+  prunedThrough(): number {
+    return (this.db.prepare('SELECT through_seq AS s FROM stream_pruned WHERE id = 1').get() as { s: number } | undefined)?.s ?? 0;
   }
 
   /** The seq of the latest event handed to listeners (a screen that has it has everything). */
@@ -138,8 +143,11 @@ export class EventLog {
     return this.publishedSeq;
   }
 
-  /** Drops events older than `before` (epoch ms), keeping the retention promised to clients. */
+  /** Drops events older than `before` (epoch ms), keeping the retention promised to clients. Call inside a group-commit job. */
   prune(before: number): number {
+    const through = (this.db.prepare('SELECT max(seq) AS s FROM events WHERE at < ?').get(before) as { s: number | null }).s;
+    if (through === null) return 0;
+    this.db.prepare('UPDATE stream_pruned SET through_seq = max(through_seq, ?) WHERE id = 1').run(through);
     return this.db.prepare('DELETE FROM events WHERE at < ?').run(before).changes;
   }
 

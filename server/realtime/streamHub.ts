@@ -112,8 +112,8 @@ export class StreamHub {
     if (sub.grace) clearTimeout(sub.grace);
     sub.grace = null;
     sub.held = null;
-    const oldest = this.log.oldestSeq();
-    if (oldest !== null && after < oldest - 1) this.send(sub, { type: 'resync', oldestSeq: oldest, message: 'events before oldestSeq are no longer kept; reload lists' });
+    const pruned = this.log.prunedThrough();
+    if (after < pruned) this.send(sub, { type: 'resync', oldestSeq: pruned + 1, message: 'events before oldestSeq are no longer kept; reload lists' });
     let cursor = after;
     for (;;) {
       const page = this.log.since(cursor, REPLAY_PAGE);

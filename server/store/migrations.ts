@@ -276,4 +276,13 @@ export const MIGRATIONS: readonly string[] = [
   UPDATE readings SET stream_seq = NULL WHERE stream_seq IS NOT NULL;
   CREATE INDEX readings_stream_seq ON readings (stream_seq) WHERE stream_seq IS NOT NULL;
   `,
+  /* 9: the highest stream seq the retention pruning removed, so a resuming screen is told to resync
+        exactly when it missed a pruned event (see EventLog.prunedThrough). A store that may have pruned
+        before starts from its oldest kept event, as the hub judged until now. */ `
+  CREATE TABLE stream_pruned (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    through_seq  INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO stream_pruned (id, through_seq) VALUES (1, coalesce((SELECT min(seq) - 1 FROM events), 0));
+  `,
 ];
