@@ -13,9 +13,8 @@
  * (see checkpointer.ts): it bounds the WAL under continuous load, and if this
  * thread dies.
  */
-import Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
-import { configure, type SyncMode } from './sqliteDb.js';
+import { openThreadConnection, type SyncMode } from './sqliteDb.js';
 
 export interface CheckpointThreadData {
   file: string;
@@ -32,9 +31,7 @@ function start(): void {
   const port = parentPort;
   if (!port) throw new Error('checkpointThread.ts runs as a worker thread');
   const { file, sync, intervalMs } = workerData as CheckpointThreadData;
-  const db = new Database(file, { fileMustExist: true });
-  configure(db, sync);
-  db.pragma('wal_autocheckpoint = 0');
+  const db = openThreadConnection(file, sync, 0);
   let failing = false;
   const timer = setInterval(() => {
     try {

@@ -4,7 +4,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import type { CheckpointFailure, CheckpointThreadData } from './checkpointThread.js';
-import type { Db } from './sqliteDb.js';
+import { syncModeOf, type Db } from './sqliteDb.js';
 import { startTsWorker } from './tsWorker.js';
 
 /**
@@ -32,7 +32,7 @@ export class Checkpointer {
   private running = true;
 
   constructor(db: Db, onError: (err: Error) => void) {
-    const data: CheckpointThreadData = { file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal', intervalMs: INTERVAL_MS };
+    const data: CheckpointThreadData = { file: db.name, sync: syncModeOf(db), intervalMs: INTERVAL_MS };
     this.worker = startTsWorker(new URL('./checkpointThread.ts', import.meta.url), data);
     this.worker.on('message', (m: CheckpointFailure) => onError(new Error(`WAL checkpoint failed: ${m.error}`)));
     this.worker.on('error', (err) => onError(new Error(`checkpointer thread failed: ${err.message}`)));

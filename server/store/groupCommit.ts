@@ -35,7 +35,7 @@ import type Database from 'better-sqlite3';
 import type { Worker } from 'node:worker_threads';
 import { writeBatch } from './batchWriter.js';
 import { Checkpointer, WAL_CAP_PAGES } from './checkpointer.js';
-import type { Db } from './sqliteDb.js';
+import { syncModeOf, type Db } from './sqliteDb.js';
 import { startTsWorker } from './tsWorker.js';
 import type { WriterBatch, WriterReply, WriterThreadData } from './writerThread.js';
 
@@ -462,7 +462,7 @@ class WriterThread {
 
   constructor(db: Db, onReply: (reply: WriterReply) => void, onFailure: (err: Error) => void) {
     const data: WriterThreadData = {
-      file: db.name, sync: db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal', autocheckpointPages: WAL_CAP_PAGES,
+      file: db.name, sync: syncModeOf(db), autocheckpointPages: WAL_CAP_PAGES,
     };
     this.worker = startTsWorker(new URL('./writerThread.ts', import.meta.url), data);
     this.worker.on('message', onReply);

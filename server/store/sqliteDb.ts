@@ -33,6 +33,19 @@ export function configure(db: Db, sync: SyncMode): void {
   db.pragma('busy_timeout = 5000');
 }
 
+/** The sync mode `db` was configured with, for a thread's own connection to the same file. */
+export function syncModeOf(db: Db): SyncMode {
+  return db.pragma('synchronous', { simple: true }) === 2 ? 'full' : 'normal';
+}
+
+/** A store thread's own connection to an existing store (writerThread.ts, checkpointThread.ts). */
+export function openThreadConnection(file: string, sync: SyncMode, autocheckpointPages: number): Db {
+  const db = new Database(file, { fileMustExist: true });
+  configure(db, sync);
+  db.pragma(`wal_autocheckpoint = ${autocheckpointPages}`);
+  return db;
+}
+
 export function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {

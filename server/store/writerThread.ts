@@ -6,10 +6,10 @@
  * goes on parsing and judging the next readings while SQLite writes and
  * fsyncs these.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { parentPort, workerData } from 'node:worker_threads';
 import { writeBatch, type FailedJobs } from './batchWriter.js';
-import { configure, type SyncMode } from './sqliteDb.js';
+import { openThreadConnection, type SyncMode } from './sqliteDb.js';
 
 /** What the event loop sends: new statements, then jobs as flat [statement, params] pairs. */
 export interface WriterBatch {
@@ -46,9 +46,7 @@ function start(): void {
   const port = parentPort;
   if (!port) throw new Error('writerThread.ts runs as a worker thread');
   const { file, sync, autocheckpointPages } = workerData as WriterThreadData;
-  const db = new Database(file, { fileMustExist: true });
-  configure(db, sync);
-  db.pragma(`wal_autocheckpoint = ${autocheckpointPages}`);
+  const db = openThreadConnection(file, sync, autocheckpointPages);
   const statements: Statement[] = [];
 
   const prepare = (sql: string): Statement => {
