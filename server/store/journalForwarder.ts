@@ -3,11 +3,13 @@
  * time-series store. The journal is where a reading becomes durable — the
  * PUBACK goes after its group commit — so it is also the spool: while InfluxDB
  * is slow or down, readings simply wait in it, the ingest never waits for
- * InfluxDB, and nothing is held in memory but the batch being written.
+ * InfluxDB, and nothing is held in memory but the batch being written and the
+ * next one.
  *
  * - Batches by size and time: a batch is written once `batchSize` readings are
  *   waiting or `flushMs` after the previous write; a backlog goes out in full
- *   batches back to back, in seq order.
+ *   batches back to back, in seq order. A batch is read and sent in slices
+ *   (see readAfter, writeSliced); the next batch is read while one is written.
  * - The cursor (`forward_cursors`, one row per target) moves only after the
  *   store confirmed a batch. A crash between the write and the cursor update
  *   replays that batch, which is harmless: points are idempotent (same series
@@ -28,7 +30,7 @@ export interface ForwarderOptions {
   sink: TimeSeriesSink;
   log: Logger;
   metrics?: HubMetrics;
-  /** Readings per write (default 5000). */
+  /** Readings per batch, the cursor's step (default 5000); sent as requests of at most SLICE readings. */
   batchSize?: number;
   /** Longest a reading waits for its batch to fill, ms (default 1000). */
   flushMs?: number;
