@@ -139,8 +139,8 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     now,
     rehashSecret: (username, stored, secret) => {
       void hashSecret(secret, 'device')
-        .then((hash) => writer.run((conn) => conn.prepare('UPDATE mqtt_credentials SET secret_hash = ? WHERE username = ? AND secret_hash = ?').run(hash, username, stored).changes))
-        .then((changed) => { if (changed) log.info({ username }, 'device secret hash upgraded to the current scheme'); })
+        .then((hash) => directory.replaceSecretHash(username, stored, hash))
+        .then((replaced) => { if (replaced) log.info({ username }, 'device secret hash upgraded to the current scheme'); })
         .catch((err: unknown) => log.warn({ err, username }, 'upgrading a device secret hash failed; the old one still works'));
     },
   });

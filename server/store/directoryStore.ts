@@ -139,6 +139,12 @@ export class DirectoryStore {
     return this.credentialStmt.get(username) as Credential | undefined;
   }
 
+  /** Replaces a credential's stored hash with `hash` of the same secret, unless it changed meanwhile (a rotation); true if replaced. */
+  replaceSecretHash(username: string, stored: string, hash: string): Promise<boolean> {
+    // Once per device at most (an old hash upgraded at sign-in): prepared when used.
+    return this.writer.run((db) => db.prepare('UPDATE mqtt_credentials SET secret_hash = ? WHERE username = ? AND secret_hash = ?').run(hash, username, stored).changes > 0);
+  }
+
   device(deviceId: string): DeviceInfo | undefined {
     return this.devices.get(deviceId) ?? (this.refreshIfChangedElsewhere() ? this.devices.get(deviceId) : undefined);
   }
