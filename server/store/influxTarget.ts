@@ -5,6 +5,8 @@
  * Neither: no InfluxDB, the embedded store only. Anything in between is a
  * configuration error naming what is missing or conflicting.
  */
+import type { Logger } from 'pino';
+import type { ReadingQueryStore, TimeSeriesSink } from './types.js';
 
 export interface InfluxSettings {
   influxUrl?: string;
@@ -73,4 +75,14 @@ export function influxTarget(s: InfluxSettings): InfluxTarget | null {
 export function describeTarget(t: InfluxTarget): string {
   const base = `${t.url.protocol}//${t.url.host}${t.url.pathname.replace(/\/$/, '')}`;
   return t.version === 1 ? `influx1 ${base} db=${t.database}` : `influx2 ${base} org=${t.org} bucket=${t.bucket}`;
+}
+
+/**
+ * The 1.x or 2.x store for `target`. The stores are imported here, on demand:
+ * a hub without InfluxDB never loads a client library.
+ */
+export async function createInfluxStore(target: InfluxTarget, log: Logger, now?: () => number): Promise<TimeSeriesSink & ReadingQueryStore> {
+  return target.version === 1
+    ? new (await import('./influx1ReadingStore.js')).Influx1ReadingStore(target, log, now)
+    : new (await import('./influx2ReadingStore.js')).Influx2ReadingStore(target, log);
 }

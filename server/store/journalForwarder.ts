@@ -17,6 +17,13 @@
  * - Failures (unreachable, 5xx, auth, missing database) are retried forever
  *   with exponential backoff and equal jitter; points the store refuses for
  *   good are counted and skipped, and stay in the journal.
+ *
+ * In the hub the forwarder runs in a thread of its own (forwarderThread.ts,
+ * driven by ThreadedForwarder) with its own connection to the store: reading
+ * the journal back and serialising line protocol cost as much event-loop time
+ * as the ingest itself. It reports each confirmed batch to the hub's
+ * ForwardingRecord (below), which saves the cursor through the group commit
+ * and keeps the metrics.
  */
 import type { Logger } from 'pino';
 import type { HubMetrics } from '../metrics.js';
@@ -25,11 +32,14 @@ import type { Db } from './sqliteDb.js';
 import type { JournalReading, SinkWriteResult, TimeSeriesSink } from './types.js';
 
 export interface ForwarderOptions {
+  /** A connection to the store, to read the journal from (the forwarder thread's own, or the hub's in tests). */
   db: Db;
-  writer: GroupCommit;
   sink: TimeSeriesSink;
   log: Logger;
-  metrics?: HubMetrics;
+  /** Where confirmed batches and failures are reported (ForwardingRecord, directly or through the thread). */
+  outlet: ForwarderOutlet;
+  /** The last confirmed seq to start after (default: the cursor saved in the store). */
+  cursor?: number;
   /** Readings per batch, the cursor's step (default 5000); sent as requests of at most SLICE readings. */
   batchSize?: number;
   /** Longest a reading waits for its batch to fill, ms (default 1000). */
@@ -37,9 +47,100 @@ export interface ForwarderOptions {
   /** Backoff after the first failure and its cap, ms (default 200 and 10 000). */
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  /** The hub's clock, for the cursor's `updated_at`. */
-  now?: () => number;
   random?: () => number;
+}
+
+/** A batch the store confirmed: every reading up to `seq` is in it. */
+export interface ConfirmedBatch {
+  seq: number;
+  /** Points stored, and points the store refused for good. */
+  written: number;
+  refused: number;
+  /** How long the write took. */
+  seconds: number;
+}
+
+/** What the forwarder reports; the hub keeps the cursor and the metrics (ForwardingRecord). */
+export interface ForwarderOutlet {
+  confirmed(batch: ConfirmedBatch): void;
+  /** A write or set-up failed; it is retried after a backoff. */
+  failed(): void;
+}
+
+/** The forwarder as the hub drives it, in its thread (ThreadedForwarder) or on the event loop (JournalForwarder, tests). */
+export interface Forwarder {
+  /** The last journal seq the store has confirmed. */
+  readonly cursor: number;
+  /** Readings in the journal the store has not confirmed yet. */
+  lag(): number;
+  start(): void;
+  notify(n: number): void;
+  /** Resolves true once everything journaled so far is confirmed, false after `timeoutMs`. */
+  drained(timeoutMs: number): Promise<boolean>;
+  /** Stops after the write in flight (at most `graceMs`; an abandoned write is replayed on the next start). */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const CURSOR_OF = 'SELECT seq FROM forward_cursors WHERE target = ?';
+const LAST_SEQ = 'SELECT coalesce(max(seq), 0) AS seq FROM readings';
+
+/**
+ * The hub's record of forwarding to one target: the cursor, saved through the
+ * group commit, and the metrics. Confirmations come from the forwarder thread
+ * in the hub, straight from a JournalForwarder in tests.
+ */
+export class ForwardingRecord implements ForwarderOutlet {
+  private readonly saveCursor;
+  private readonly lastSeqStmt;
+  private cursorSeq: number;
+
+  constructor(private readonly o: { db: Db; writer: GroupCommit; target: string; log: Logger; metrics?: HubMetrics; now?: () => number }) {
+    this.saveCursor = o.writer.statement(
+      `INSERT INTO forward_cursors (target, seq, updated_at) VALUES (?, ?, ?)
+       ON CONFLICT (target) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
+    );
+    this.lastSeqStmt = o.db.prepare(LAST_SEQ);
+    this.cursorSeq = savedCursor(o.db, o.target);
+  }
+
+  get cursor(): number {
+    return this.cursorSeq;
+  }
+
+  lastSeq(): number {
+    return (this.lastSeqStmt.get() as { seq: number }).seq;
+  }
+
+  lag(): number {
+    return Math.max(0, this.lastSeq() - this.cursorSeq);
+  }
+
+  confirmed(b: ConfirmedBatch): void {
+    const { metrics, log, target, writer } = this.o;
+    metrics?.influxWriteLatency.observe(b.seconds);
+    metrics?.influxPointsWritten.inc(b.written);
+    if (b.refused > 0) metrics?.influxPointsRefused.inc(b.refused);
+    // A restarted forwarder thread may confirm again what this record already holds: the cursor never goes back.
+    if (b.seq > this.cursorSeq) {
+      const seq = b.seq;
+      // Recorded, and not waited for: it rides with the ingest's next group commit. Saves commit in
+      // order; a crash before this one commits replays the batch, which is harmless (idempotent points).
+      writer.enqueueRecorded(() => this.saveCursor.run(target, seq, (this.o.now ?? Date.now)()), (err) => {
+        if (err) log.warn({ err, target, seq }, 'saving the forwarding cursor failed; a restart replays from the previous one');
+      });
+      this.cursorSeq = seq;
+    }
+    metrics?.influxLag.set(this.lag());
+  }
+
+  failed(): void {
+    this.o.metrics?.influxWriteErrors.inc();
+    this.o.metrics?.influxLag.set(this.lag());
+  }
+}
+
+function savedCursor(db: Db, target: string): number {
+  return (db.prepare(CURSOR_OF).get(target) as { seq: number } | undefined)?.seq ?? 0;
 }
 
 /** A journal row as `readBatch` returns it (raw mode: an array, in the SELECT's column order; cheaper than an object). */
@@ -48,15 +149,13 @@ type Row = [
   type: JournalReading['type'], ts: number, receivedAt: number, vals: string, tiebreak: number,
 ];
 
-export class JournalForwarder {
+export class JournalForwarder implements Forwarder {
   private readonly readBatch;
   private readonly lastSeqStmt;
-  private readonly saveCursor;
   private readonly batchSize: number;
   private readonly flushMs: number;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
-  private readonly now: () => number;
   private readonly random: () => number;
   private cursorSeq: number;
   private loop: Promise<void> | null = null;
@@ -71,7 +170,6 @@ export class JournalForwarder {
     this.flushMs = o.flushMs ?? 1000;
     this.minBackoffMs = o.minBackoffMs ?? 200;
     this.maxBackoffMs = o.maxBackoffMs ?? 10_000;
-    this.now = o.now ?? Date.now;
     this.random = o.random ?? Math.random;
     // The tiebreak counts earlier readings of the same series in the same millisecond (index
     // readings_resident_type_ts): deterministic, so a replay lands on the same points.
@@ -81,21 +179,14 @@ export class JournalForwarder {
             AND p.device_id = r.device_id AND p.seq < r.seq) AS tiebreak
        FROM readings r WHERE r.seq > ? ORDER BY r.seq LIMIT ?`,
     ).raw(true);
-    this.lastSeqStmt = o.db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM readings');
-    this.saveCursor = o.writer.statement(
-      `INSERT INTO forward_cursors (target, seq, updated_at) VALUES (?, ?, ?)
-       ON CONFLICT (target) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
-    );
-    const row = o.db.prepare('SELECT seq FROM forward_cursors WHERE target = ?').get(o.sink.target) as { seq: number } | undefined;
-    this.cursorSeq = row?.seq ?? 0;
+    this.lastSeqStmt = o.db.prepare(LAST_SEQ);
+    this.cursorSeq = o.cursor ?? savedCursor(o.db, o.sink.target);
   }
 
-  /** The last journal seq the store has confirmed. */
   get cursor(): number {
     return this.cursorSeq;
   }
 
-  /** Readings in the journal the store has not confirmed yet. */
   lag(): number {
     return Math.max(0, (this.lastSeqStmt.get() as { seq: number }).seq - this.cursorSeq);
   }
@@ -104,28 +195,28 @@ export class JournalForwarder {
     this.loop ??= this.run();
   }
 
-  /** Tells the forwarder that `n` readings were journaled; a full batch is written without waiting for `flushMs`. */
   notify(n: number): void {
     this.pending += n;
     if (this.pending >= this.batchSize) this.wake();
   }
 
-  /** Resolves true once everything journaled so far is confirmed, false after `timeoutMs`. */
   async drained(timeoutMs: number): Promise<boolean> {
     const target = (this.lastSeqStmt.get() as { seq: number }).seq;
     const until = Date.now() + timeoutMs;
     while (this.cursorSeq < target) {
       if (Date.now() > until || this.stopped) return false;
-      if (this.failures === 0) this.wake();
+      this.wakeIfHealthy();
       await new Promise((r) => setTimeout(r, 20));
     }
     return true;
   }
 
-  /**
-   * Stops after the write in flight (at most `graceMs`; an abandoned write is
-   * replayed on the next start) and closes the store's client.
-   */
+  /** Ends the wait for a batch to fill (not a backoff: a failing store is not hurried). */
+  wakeIfHealthy(): void {
+    if (this.failures === 0) this.wake();
+  }
+
+  /** Stops after the write in flight (see Forwarder) and closes the store's client. */
   async stop(graceMs = 5000): Promise<void> {
     this.stopped = true;
     this.wake();
@@ -146,7 +237,7 @@ export class JournalForwarder {
         if (this.stopped) return;
         this.failures += 1;
         this.prepared = false; // set up again on recovery: the database may have been dropped meanwhile
-        this.o.metrics?.influxWriteErrors.inc();
+        this.o.outlet.failed();
         const level = this.failures === 1 || this.failures % 20 === 0 ? 'warn' : 'debug';
         this.o.log[level]({ err, target: this.o.sink.target, failures: this.failures, lag: this.lag() }, 'time-series write failed; the journal keeps the readings, retrying');
         await this.sleep(this.backoffMs(), false);
@@ -220,7 +311,6 @@ export class JournalForwarder {
     this.prefetched = null;
     const batch = ahead?.after === this.cursorSeq ? await ahead.batch : await this.readAfter(this.cursorSeq);
     this.pending = 0;
-    this.updateLag();
     if (batch.length === 0) return false;
     const last = batch[batch.length - 1]!.seq;
     const started = process.hrtime.bigint();
@@ -232,25 +322,13 @@ export class JournalForwarder {
       this.prefetched = { after: last, batch: next };
     }
     const result = await writing;
-    this.o.metrics?.influxWriteLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    // Recorded, and not waited for: it rides with the ingest's next group commit. Saves commit in
-    // order; a crash before this one commits replays the batch, which is harmless (idempotent points).
-    this.o.writer.enqueueRecorded(() => this.saveCursor.run(this.o.sink.target, last, this.now()), (err) => {
-      if (err) this.o.log.warn({ err, target: this.o.sink.target, seq: last }, 'saving the forwarding cursor failed; a restart replays from the previous one');
-    });
     this.cursorSeq = last;
-    this.o.metrics?.influxPointsWritten.inc(batch.length - result.refused);
+    this.o.outlet.confirmed({ seq: last, written: batch.length - result.refused, refused: result.refused, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
     if (result.refused > 0) {
-      this.o.metrics?.influxPointsRefused.inc(result.refused);
       this.o.log.warn({ target: this.o.sink.target, refused: result.refused, reason: result.refusal, seqs: [batch[0]!.seq, last] },
         'the time-series store refused points for good; they stay in the journal');
     }
-    this.updateLag();
     return batch.length === this.batchSize;
-  }
-
-  private updateLag(): void {
-    this.o.metrics?.influxLag.set(this.lag());
   }
 
   /** Exponential with equal jitter: half the step fixed, half random, so retries of many hubs spread out. */

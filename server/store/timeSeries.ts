@@ -9,10 +9,11 @@ import type { HubConfig } from '../config.js';
 import type { HubMetrics } from '../metrics.js';
 import { ForwardedReadingQueries } from './forwardedReadingQueries.js';
 import type { GroupCommit } from './groupCommit.js';
-import { influxTarget } from './influxTarget.js';
-import { JournalForwarder } from './journalForwarder.js';
+import { createInfluxStore, influxTarget } from './influxTarget.js';
+import type { Forwarder } from './journalForwarder.js';
 import type { SqliteReadingStore } from './sqliteReadingStore.js';
 import type { Db } from './sqliteDb.js';
+import { ThreadedForwarder } from './threadedForwarder.js';
 import type { ReadingQueryStore, TimeSeriesSink } from './types.js';
 
 export interface TimeSeries {
@@ -20,7 +21,8 @@ export interface TimeSeries {
   queries: ReadingQueryStore;
   /** The time-series store itself (tests, operations). */
   store: TimeSeriesSink & ReadingQueryStore;
-  forwarder: JournalForwarder;
+  /** Feeds the store from the journal, in a thread of its own (forwarderThread.ts). */
+  forwarder: Forwarder;
   stop(): Promise<void>;
 }
 
@@ -38,15 +40,20 @@ export async function startTimeSeries(config: HubConfig, deps: TimeSeriesDeps): 
   const target = influxTarget(config);
   if (!target) return null;
   const log = deps.log.child({ component: 'influx' });
-  const store: TimeSeriesSink & ReadingQueryStore = target.version === 1
-    ? new (await import('./influx1ReadingStore.js')).Influx1ReadingStore(target, log, deps.now)
-    : new (await import('./influx2ReadingStore.js')).Influx2ReadingStore(target, log);
-  const forwarder = new JournalForwarder({
-    db: deps.db, writer: deps.writer, sink: store, log, metrics: deps.metrics,
+  // This store answers the readings API; the forwarder thread writes through a client of its own.
+  const store = await createInfluxStore(target, log, deps.now);
+  const forwarder = new ThreadedForwarder({
+    db: deps.db, writer: deps.writer, influx: config, log, metrics: deps.metrics,
     batchSize: config.influxBatchSize, flushMs: config.influxFlushMs, now: deps.now,
   });
   deps.readings.onJournaled((n) => forwarder.notify(n));
   forwarder.start();
   const queries = new ForwardedReadingQueries(store, deps.readings, () => forwarder.cursor, log, deps.metrics);
-  return { queries, store, forwarder, stop: () => forwarder.stop() };
+  return {
+    queries, store, forwarder,
+    async stop() {
+      await forwarder.stop();
+      await store.close();
+    },
+  };
 }

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../../devices/validateReading.js';
 import { HubMetrics } from '../../../server/metrics.js';
 import { GroupCommit } from '../../../server/store/groupCommit.js';
-import { JournalForwarder, type ForwarderOptions } from '../../../server/store/journalForwarder.js';
+import { ForwardingRecord, JournalForwarder, type ForwarderOptions } from '../../../server/store/journalForwarder.js';
 import { openDatabase, type Db } from '../../../server/store/sqliteDb.js';
 import { SqliteReadingStore } from '../../../server/store/sqliteReadingStore.js';
 import type { JournalReading, SinkWriteResult, TimeSeriesSink } from '../../../server/store/types.js';
@@ -76,8 +76,11 @@ function journal(): { db: Db; writer: GroupCommit; readings: SqliteReadingStore;
   };
 }
 
-function forwarder(j: ReturnType<typeof journal>, sink: TimeSeriesSink, opts: Partial<ForwarderOptions> = {}): JournalForwarder {
-  const f = new JournalForwarder({ db: j.db, writer: j.writer, sink, log: pino({ level: 'silent' }), ...opts });
+/** The forwarder on the event loop, reporting to the record the hub keeps (in the hub it runs in its thread). */
+function forwarder(j: ReturnType<typeof journal>, sink: TimeSeriesSink, opts: Partial<ForwarderOptions> & { metrics?: HubMetrics } = {}): JournalForwarder {
+  const log = pino({ level: 'silent' });
+  const outlet = new ForwardingRecord({ db: j.db, writer: j.writer, target: sink.target, log, metrics: opts.metrics });
+  const f = new JournalForwarder({ db: j.db, sink, log, outlet, ...opts });
   j.readings.onStored((stored) => f.notify(stored.length));
   cleanup.push(() => f.stop());
   f.start();
