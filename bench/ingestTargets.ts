@@ -345,5 +345,11 @@ export function storeFiguresBetween(before: Map<string, number>, after: Map<stri
     /** The ingest's transactions (including fsync) keep the writer thread busy this share of the window (off the event loop). */
     commitShareOfWindow: commitSeconds / seconds,
     ingestMeanMs: ingested > 0 ? (delta('anxin_ingest_latency_seconds_sum') / ingested) * 1000 : 0,
+    // With InfluxDB configured (the hubinflux part): what the forwarder confirmed, and how far behind it was at the close.
+    ...(after.has('anxin_influx_lag_readings') && {
+      influxWritten: after.get('anxin_influx_points_written_total') ?? 0,
+      influxWrittenPerSecond: delta('anxin_influx_points_written_total') / seconds,
+      influxLag: after.get('anxin_influx_lag_readings')!,
+    }),
   };
 }

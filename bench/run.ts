@@ -14,10 +14,11 @@ import { alertsPart } from './alerts.js';
 import { capacityPart } from './capacity.js';
 import { connectionsPart } from './connections.js';
 import { ingestPart } from './ingest.js';
+import { hubInfluxPart } from './hubInflux.js';
 import { influxIngestPart } from './influxIngest.js';
 
 /** Every part, in the order a full run takes them. */
-const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, connectionsPart, capacityPart];
+const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, hubInfluxPart, connectionsPart, capacityPart];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
