@@ -60,6 +60,9 @@ export class HubMetrics {
     name: 'anxin_influx_write_seconds', help: 'Duration of one confirmed batch write to InfluxDB',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
   });
+  readonly influxForwarderUp = new Gauge({
+    name: 'anxin_influx_forwarder_up', help: 'Whether the InfluxDB forwarder thread is running (0 while it starts or after it died, until restarted)', registers: [this.registry],
+  });
   readonly influxQueryFallbacks = new Counter({
     name: 'anxin_influx_query_fallbacks_total', help: 'Readings queries answered from the journal because InfluxDB failed', registers: [this.registry],
   });

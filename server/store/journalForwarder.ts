@@ -67,8 +67,16 @@ export interface ForwarderOutlet {
   failed(): void;
 }
 
+/**
+ * What the forwarder is doing, for `/readyz`: `starting` (its thread is
+ * loading), `forwarding` (the store answers; it may be idle), `retrying` (the
+ * store failed; backing off), `down` (its thread died; restarting), `stopped`.
+ */
+export type ForwardingState = 'starting' | 'forwarding' | 'retrying' | 'down' | 'stopped';
+
 /** The forwarder as the hub drives it, in its thread (ThreadedForwarder) or on the event loop (JournalForwarder, tests). */
 export interface Forwarder {
+  state(): ForwardingState;
   /** The last journal seq the store has confirmed. */
   readonly cursor: number;
   /** Readings in the journal the store has not confirmed yet. */
@@ -185,6 +193,11 @@ export class JournalForwarder implements Forwarder {
 
   get cursor(): number {
     return this.cursorSeq;
+  }
+
+  state(): ForwardingState {
+    if (this.stopped) return 'stopped';
+    return this.failures > 0 ? 'retrying' : 'forwarding';
   }
 
   lag(): number {

@@ -11,7 +11,7 @@ import type { HubMetrics } from '../metrics.js';
 import type { FromForwarder, ForwarderThreadData, ToForwarder } from './forwarderThread.js';
 import type { GroupCommit } from './groupCommit.js';
 import { describeTarget, influxTarget, type InfluxSettings } from './influxTarget.js';
-import { ForwardingRecord, type Forwarder } from './journalForwarder.js';
+import { ForwardingRecord, type Forwarder, type ForwardingState } from './journalForwarder.js';
 import { syncModeOf, type Db } from './sqliteDb.js';
 import { startTsWorker } from './tsWorker.js';
 
@@ -42,6 +42,7 @@ export class ThreadedForwarder implements Forwarder {
   private stopping = false;
   private deaths = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private current: ForwardingState = 'starting';
   private started: Promise<void> = Promise.resolve();
   private markStarted = () => {};
 
@@ -59,6 +60,15 @@ export class ThreadedForwarder implements Forwarder {
     return this.record.lag();
   }
 
+  state(): ForwardingState {
+    return this.current;
+  }
+
+  private moveTo(state: ForwardingState): void {
+    this.current = state;
+    this.o.metrics?.influxForwarderUp.set(state === 'forwarding' || state === 'retrying' ? 1 : 0);
+  }
+
   start(): void {
     if (this.worker || this.stopping) return;
     const { db, influx, log } = this.o;
@@ -68,6 +78,7 @@ export class ThreadedForwarder implements Forwarder {
       influx: { influxUrl: influx.influxUrl, influxDb: influx.influxDb, influxOrg: influx.influxOrg, influxBucket: influx.influxBucket, influxToken: influx.influxToken },
       batchSize: this.o.batchSize ?? 5000, flushMs: this.o.flushMs ?? 1000,
     };
+    this.moveTo('starting');
     this.started = new Promise((resolve) => (this.markStarted = resolve));
     const worker = startTsWorker(new URL('./forwarderThread.ts', import.meta.url), data);
     this.worker = worker;
@@ -75,6 +86,7 @@ export class ThreadedForwarder implements Forwarder {
     worker.on('error', (err) => log.error({ err }, 'the InfluxDB forwarder thread failed'));
     this.exited = new Promise((resolve) => worker.once('exit', (code) => {
       this.worker = null;
+      this.moveTo(this.stopping ? 'stopped' : 'down');
       resolve();
       if (this.stopping) return;
       this.deaths += 1;
@@ -118,7 +130,10 @@ export class ThreadedForwarder implements Forwarder {
     this.stopping = true;
     clearTimeout(this.restartTimer);
     const worker = this.worker;
-    if (!worker) return;
+    if (!worker) {
+      this.moveTo('stopped');
+      return;
+    }
     worker.postMessage({ kind: 'stop', graceMs } satisfies ToForwarder);
     const timer = setTimeout(() => void worker.terminate(), graceMs + EXIT_MARGIN_MS);
     await this.exited;
@@ -133,9 +148,11 @@ export class ThreadedForwarder implements Forwarder {
     switch (m.kind) {
       case 'confirmed':
         this.deaths = 0;
+        this.moveTo('forwarding');
         this.record.confirmed(m);
         break;
       case 'failed':
+        this.moveTo('retrying');
         this.record.failed();
         break;
       case 'log': {
@@ -145,6 +162,7 @@ export class ThreadedForwarder implements Forwarder {
         break;
       }
       case 'started':
+        this.moveTo('forwarding');
         this.markStarted();
         break;
       case 'stopped':

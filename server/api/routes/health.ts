@@ -14,9 +14,14 @@ export function healthRoutes(ctx: HubContext): FastifyPluginAsync {
         store = false;
       }
       const ready = ctx.ready() && store;
+      // InfluxDB is reported, not required: while it is down readings wait in the journal and the hub accepts them.
+      const forwarder = ctx.timeSeries?.forwarder;
       return reply.status(ready ? 200 : 503).send({
         status: ready ? 'ready' : 'not_ready',
-        checks: { store: store ? 'ok' : 'failed', broker: ctx.ready() ? 'ok' : 'not_ready', pendingWrites: ctx.writer.pending },
+        checks: {
+          store: store ? 'ok' : 'failed', broker: ctx.ready() ? 'ok' : 'not_ready', pendingWrites: ctx.writer.pending,
+          ...(forwarder && store && { influx: { state: forwarder.state(), lag: forwarder.lag() } }),
+        },
       });
     });
 

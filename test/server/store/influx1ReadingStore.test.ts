@@ -171,6 +171,11 @@ describe('InfluxDB 1.x store', () => {
       expect(metrics.body).toMatch(/^anxin_influx_points_written_total 11$/m);
       expect(metrics.body).toMatch(/^anxin_influx_lag_readings 0$/m);
       expect(metrics.body).toMatch(/^anxin_alerts_open\{[^}]*severity="critical"[^}]*\} [1-9]/m); // the SOS
+      expect(metrics.body).toMatch(/^anxin_influx_forwarder_up 1$/m);
+      // Readiness reports InfluxDB without depending on it: the hub still accepts readings.
+      const ready = await hub.hub.http.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json().checks.influx).toEqual({ state: 'forwarding', lag: 0 });
     } finally {
       await influx.restart();
     }

@@ -100,6 +100,8 @@ describe('the forwarder thread', () => {
       expect(await countIn('thread_a')).toEqual({ count: 250, ids: 250 });
       expect(await metric(metrics, 'anxin_influx_points_written_total')).toBe(250);
       expect(await metric(metrics, 'anxin_influx_lag_readings')).toBe(0);
+      expect(forwarder.state()).toBe('forwarding');
+      expect(await metric(metrics, 'anxin_influx_forwarder_up')).toBe(1);
       // The thread's own log line, through the hub's logger.
       expect(lines.some((l) => l.msg === 'time-series store ready; forwarding the journal' && l.level === 30)).toBe(true);
       await j.writer.drain();
@@ -110,11 +112,14 @@ describe('the forwarder thread', () => {
       await j.append(150);
       await sleep(200);
       expect(forwarder.lag()).toBe(150);
+      expect(forwarder.state()).toBe('down');
+      expect(await metric(metrics, 'anxin_influx_forwarder_up')).toBe(0);
       expect(lines.some((l) => l.level === 50 && String(l.msg).includes('forwarder thread stopped'))).toBe(true);
       // Restarted after a second, from the hub's cursor: the 150 arrive, nothing twice.
       expect(await forwarder.drained(15_000)).toBe(true);
       expect(await countIn('thread_a')).toEqual({ count: 400, ids: 400 });
       expect(await metric(metrics, 'anxin_influx_points_written_total')).toBe(400);
+      expect(forwarder.state()).toBe('forwarding');
     } finally {
       await j.close(forwarder);
     }
@@ -137,6 +142,7 @@ describe('the forwarder thread', () => {
       expect(await metric(metrics, 'anxin_influx_write_errors_total')).toBeGreaterThanOrEqual(1);
       expect(await metric(metrics, 'anxin_influx_lag_readings')).toBe(20);
       expect(forwarder.cursor).toBe(0);
+      expect(forwarder.state()).toBe('retrying');
       expect(await forwarder.drained(100)).toBe(false);
     } finally {
       await j.close(forwarder);
