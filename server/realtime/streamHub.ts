@@ -14,6 +14,14 @@
  * losing exactly the events it reconnected to get. A resume in time makes the
  * held events part of the replay; without one they are sent after the grace.
  *
+ * Readings are the bulk of the stream (one event per stored reading), and a
+ * console shows those of the resident on its screen only. A client may send
+ * `{"watch": {"residents": [ids], "homes": [ids]}}` at any time (before its
+ * `resume`, for the replay too): from then on it gets `reading` events only of
+ * those residents and of readings in those homes; `{"watch": null}` restores
+ * every reading it may see, the default (SPEC §6). Alerts and device status
+ * are never filtered. A reading nobody watches is never serialised.
+ *
  * Cost per event, which a busy hub pays for every stored reading: each event
  * is serialised once for all the clients that may see it, and the messages of
  * one commit go to a client's socket in one write (the socket is corked around
@@ -31,12 +39,21 @@ interface Subscriber {
   user: User;
   /** A doctor's patients, refreshed on each use of a stale cache. */
   patients: Set<string> | null;
+  /** Which residents' and homes' readings it wants; null: every reading it may see. */
+  watch: Watch | null;
   /** Live events held while the client may still resume (see the top of this file); null once live. */
   held: StreamEvent[] | null;
   grace: NodeJS.Timeout | null;
 }
 
+interface Watch {
+  residents: Set<string>;
+  homes: Set<string>;
+}
+
 const REPLAY_PAGE = 1000;
+/** Most residents, and most homes, one client may watch. */
+export const MAX_WATCHED = 500;
 /** A client this far behind on its socket buffer is cut off rather than let memory grow. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** How long after `hello` a client may still resume before live events flow: one round trip, generously (a console busy loading). */
@@ -60,7 +77,7 @@ export class StreamHub {
 
   /** Takes a signed-in user's socket. Live after the resume grace, or once a `resume` message has replayed. */
   accept(socket: WebSocket, user: User): void {
-    const sub: Subscriber = { socket, user, patients: null, held: [], grace: null };
+    const sub: Subscriber = { socket, user, patients: null, watch: null, held: [], grace: null };
     sub.grace = setTimeout(() => this.goLive(sub), this.resumeGraceMs);
     sub.grace.unref();
     this.subscribers.add(sub);
@@ -93,18 +110,57 @@ export class StreamHub {
   }
 
   private onMessage(sub: Subscriber, raw: string): void {
-    let msg: { resume?: unknown };
+    let msg: { resume?: unknown; watch?: unknown };
     try {
-      msg = JSON.parse(raw) as { resume?: unknown };
+      msg = JSON.parse(raw) as { resume?: unknown; watch?: unknown };
     } catch {
       this.send(sub, { type: 'error', error: 'invalid_json', message: 'messages are JSON, e.g. {"resume": 42}' });
       return;
     }
-    if (typeof msg.resume !== 'number' || !Number.isInteger(msg.resume) || msg.resume < 0) {
+    if (msg !== null && typeof msg === 'object' && 'watch' in msg) {
+      this.setWatch(sub, msg.watch);
+      return;
+    }
+    if (typeof msg?.resume !== 'number' || !Number.isInteger(msg.resume) || msg.resume < 0) {
       this.send(sub, { type: 'error', error: 'invalid_request', field: 'resume', message: 'resume must be the last seq received (an integer ≥ 0)' });
       return;
     }
     this.replay(sub, msg.resume);
+  }
+
+  /** `{"watch": …}`: narrows (or, with null, widens again) the readings this client gets; answers `watching`. */
+  private setWatch(sub: Subscriber, watch: unknown): void {
+    if (watch === null) {
+      sub.watch = null;
+      this.send(sub, { type: 'watching', watch: null });
+      return;
+    }
+    const invalid = (field: string, message: string) => this.send(sub, { type: 'error', error: 'invalid_request', field, message });
+    if (typeof watch !== 'object' || Array.isArray(watch)) {
+      invalid('watch', 'watch is {"residents": [ids], "homes": [ids]}, or null for every reading');
+      return;
+    }
+    const lists: Record<'residents' | 'homes', string[]> = { residents: [], homes: [] };
+    for (const key of ['residents', 'homes'] as const) {
+      const list = (watch as Record<string, unknown>)[key];
+      if (list === undefined) continue;
+      if (!Array.isArray(list) || list.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 128)) {
+        invalid(`watch.${key}`, `${key} must be a list of ids`);
+        return;
+      }
+      if (list.length > MAX_WATCHED) {
+        invalid(`watch.${key}`, `at most ${MAX_WATCHED} ${key}`);
+        return;
+      }
+      lists[key] = list as string[];
+    }
+    const unknown = Object.keys(watch).filter((k) => k !== 'residents' && k !== 'homes');
+    if (unknown.length > 0) {
+      invalid(`watch.${unknown[0]}`, 'watch takes residents and homes only');
+      return;
+    }
+    sub.watch = { residents: new Set(lists.residents), homes: new Set(lists.homes) };
+    this.send(sub, { type: 'watching', watch: lists });
   }
 
   private replay(sub: Subscriber, after: number): void {
@@ -158,8 +214,13 @@ export class StreamHub {
     }
   }
 
-  /** Operators see everything; a doctor their patients and what was escalated to them; an admin device status. */
+  /**
+   * Operators see everything; a doctor their patients and what was escalated
+   * to them; an admin device status. Readings, besides, only as watched.
+   */
   private visible(sub: Subscriber, e: StreamEvent): boolean {
+    const { watch } = sub;
+    if (watch && e.type === 'reading' && !(e.residentId !== null && watch.residents.has(e.residentId)) && !(e.homeId !== null && watch.homes.has(e.homeId))) return false;
     const { role, username } = sub.user;
     if (role === 'operator') return true;
     if (role === 'admin') return e.type === 'device.status';

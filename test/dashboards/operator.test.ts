@@ -17,6 +17,8 @@ let t: TestHub;
 let browser: Browser;
 let base: string;
 let gateway: MqttClient;
+/** The gateway of a second home, whose readings no console here shows. */
+let otherGateway: MqttClient;
 let passwords: Record<string, string>;
 let op1: Page;
 let op2: Page;
@@ -25,6 +27,7 @@ let crisisId: string;
 
 const TELEMETRY = 'anxin/v1/homes/wh-0001/devices/bp-0001/telemetry';
 const FALL = 'anxin/v1/homes/wh-0001/devices/fall-0001/telemetry';
+const OTHER_TELEMETRY = 'anxin/v1/homes/wh-0002/devices/bp-0002/telemetry';
 /** Earlier blood-pressure readings over the last week, for the chart. */
 const HISTORY = Array.from({ length: 8 }, (_, i) => ({
   type: 'blood_pressure', id: `hist-${i}`, ts: Date.now() - (7 - i) * 20 * 3600_000 - 3600_000,
@@ -43,9 +46,13 @@ beforeAll(async () => {
   const doc = exampleDocument() as ReturnType<typeof exampleDocument> & { homes: Array<{ access?: string }> };
   doc.homes[0]!.access = '门口密码箱 4321；备用钥匙在 302 邻居张阿姨处';
   doc.users.push({ username: 'op-1', role: 'operator', name: '坐席一' }, { username: 'op-2', role: 'operator', name: '坐席二' });
+  const other = exampleDocument('wh-0002', '0002').homes[0]!;
+  other.residents[0]!.name = '赵秀兰';
+  doc.homes.push(other);
   const answer = await t.importDoc(doc);
   passwords = Object.fromEntries(answer.users.map((u) => [u.username, u.password]));
   gateway = await connectClient(t.mqttUrl, 'gw-0001', secretOf(answer, 'gw-0001'));
+  otherGateway = await connectClient(t.mqttUrl, 'gw-0002', secretOf(answer, 'gw-0002'));
   await publishAcked(gateway, TELEMETRY, HISTORY);
   browser = await launchBrowser();
 });
@@ -53,6 +60,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   gateway?.end(true);
+  otherGateway?.end(true);
   await t?.destroy();
 });
 
@@ -113,6 +121,19 @@ describe('operator console', () => {
     await shot(op1, 'operator');
   });
 
+  it('refreshes the chart with a live reading of the selected resident; readings of other homes never reach the console', async () => {
+    const chart = op1.locator('[data-testid="chart-blood_pressure"]');
+    const lastSeq = () => op1.evaluate(() => Number(document.body.dataset.lastSeq));
+    const before = await lastSeq();
+    // Stored, but not for this screen: it watches the selected resident only.
+    await publishAcked(otherGateway, OTHER_TELEMETRY, { type: 'blood_pressure', id: 'other-1', ts: Date.now(), systolic: 126, diastolic: 80, pulse: 70, unit: 'mmHg' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await lastSeq()).toBe(before);
+    await publishAcked(gateway, TELEMETRY, { type: 'blood_pressure', id: 'live-1', ts: Date.now(), systolic: 136, diastolic: 84, pulse: 72, unit: 'mmHg' });
+    await expect.poll(() => chart.getAttribute('data-points'), { timeout: 3000 }).toBe(String(HISTORY.length + 2));
+    expect(await lastSeq()).toBeGreaterThan(before);
+  });
+
   it('a claim by one operator shows on the other console and stops the alarm', async () => {
     await op1.keyboard.press('a');
     await expect.poll(() => queueItem(op2, crisisId).getAttribute('data-state'), { timeout: 2000 }).toBe('acknowledged');
@@ -137,7 +158,7 @@ describe('operator console', () => {
     await panel.locator('textarea').fill('已电话随访，嘱复测');
     await panel.locator('[data-testid="doctor-comment"]').click();
     await panel.locator('[data-testid="alert-history"] [data-action="commented"]').waitFor();
-    await doctor.locator('[data-testid="chart-blood_pressure"][data-points="9"]').waitFor();
+    await doctor.locator(`[data-testid="chart-blood_pressure"][data-points="${HISTORY.length + 2}"]`).waitFor(); // with the crisis and the live reading
     await shot(doctor, 'doctor');
 
     await panel.locator('select').selectOption('handled');

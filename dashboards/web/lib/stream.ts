@@ -8,10 +8,14 @@
  * hub keeps, it says `resync` and the page reloads its lists. So a dropped
  * socket loses nothing.
  *
+ * A page that shows one resident's vitals asks for that resident's readings
+ * only (`watch`): the hub then sends no other reading events. The watch is
+ * sent again before each resume, so the replay honours it too.
+ *
  * Reconnects back off 0.5 s → 8 s; `reconnecting` turns into `offline` when the
  * browser reports no network or after several failed attempts in a row.
  */
-import type { StreamEvent, StreamMessage } from './types';
+import type { ReadingWatch, StreamEvent, StreamMessage } from './types';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'offline';
 
@@ -39,6 +43,9 @@ export class StreamClient {
   private replaying = false;
   private replayed = 0;
   private current: ConnectionState = 'connecting';
+  /** undefined: never asked (every reading); null: every reading again. */
+  private watching: ReadingWatch | null | undefined;
+  private greeted = false;
 
   constructor(private readonly url: string, private readonly handlers: StreamHandlers) {
     addEventListener('online', this.onOnline);
@@ -67,6 +74,13 @@ export class StreamClient {
     this.socket = null;
   }
 
+  /** Asks for the readings of these residents and homes only (null: every reading); kept across reconnects. */
+  watch(w: ReadingWatch | null): void {
+    if (JSON.stringify(w) === JSON.stringify(this.watching)) return;
+    this.watching = w;
+    if (this.greeted) this.socket?.send(JSON.stringify({ watch: w }));
+  }
+
   /** Closes the socket as a network drop would (the client reconnects and resumes). */
   drop(): void {
     this.socket?.close(4000, 'dropped');
@@ -83,6 +97,7 @@ export class StreamClient {
     this.timer = null;
     const socket = new WebSocket(this.url);
     this.socket = socket;
+    this.greeted = false;
     socket.onmessage = (m) => this.onMessage(m.data as string);
     socket.onclose = () => {
       if (this.socket !== socket) return;
@@ -124,6 +139,8 @@ export class StreamClient {
         if (first) this.lastSeq = msg.seq;
         this.replaying = true;
         this.replayed = 0;
+        this.greeted = true;
+        if (this.watching !== undefined) this.socket?.send(JSON.stringify({ watch: this.watching }));
         this.socket?.send(JSON.stringify({ resume: this.lastSeq }));
         if (first) this.handlers.reload();
         break;

@@ -213,9 +213,16 @@ export interface ImportResult {
   unchanged: Record<string, number>;
 }
 
+/** The readings a stream client asks for (`{"watch": …}`); without one, every reading it may see. */
+export interface ReadingWatch {
+  residents?: string[];
+  homes?: string[];
+}
+
 /** A live event from `/api/v1/stream` (server/realtime/streamHub.ts). */
 export type StreamMessage =
   | { type: 'hello'; seq: number; user: { username: string; role: Role } }
+  | { type: 'watching'; watch: ReadingWatch | null }
   | { type: 'resumed'; seq: number }
   | { type: 'resync'; oldestSeq: number }
   | { type: 'error'; error: string; message: string }

@@ -10,7 +10,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api';
 import { newer } from './queue';
 import { StreamClient, streamUrl, type ConnectionState } from './stream';
-import type { Alert, StreamEvent } from './types';
+import type { Alert, ReadingWatch, StreamEvent } from './types';
 
 export interface LiveAlerts {
   alerts: Map<string, Alert>;
@@ -19,6 +19,8 @@ export interface LiveAlerts {
   version: number;
   /** Applies an action's answer at once (the stream event follows). */
   put(a: Alert): void;
+  /** Narrows the stream's reading events to these residents and homes (null: all); see StreamClient.watch. */
+  watch(w: ReadingWatch | null): void;
 }
 
 export function useLiveAlerts(opts: {
@@ -38,6 +40,9 @@ export function useLiveAlerts(opts: {
 
   /** Ids touched by events since the last snapshot was requested: a snapshot must not drop them. */
   const touched = useRef(new Set<string>());
+  const client = useRef<StreamClient | null>(null);
+  /** The last watch asked for, given to a client (re)created by the effect below. */
+  const watching = useRef<ReadingWatch | null | undefined>(undefined);
 
   const merge = (list: Alert[], snapshot: boolean) => {
     if (!snapshot) for (const a of list) touched.current.add(a.id);
@@ -54,7 +59,7 @@ export function useLiveAlerts(opts: {
     if (opts.enabled === false) return;
     const states = opts.states ?? 'open,acknowledged,escalated';
     let stopped = false;
-    const client = new StreamClient(streamUrl(), {
+    const stream = new StreamClient(streamUrl(), {
       reload: () => {
         touched.current.clear();
         if (handlers.current.alerts === false) return;
@@ -87,12 +92,19 @@ export function useLiveAlerts(opts: {
       },
     });
     document.body.dataset.conn = 'connecting';
-    client.start();
+    if (watching.current !== undefined) stream.watch(watching.current);
+    client.current = stream;
+    stream.start();
     return () => {
       stopped = true;
-      client.stop();
+      client.current = null;
+      stream.stop();
     };
   }, [opts.enabled, opts.states]);
 
-  return { alerts, connection, version, put: (a) => merge([a], false) };
+  const watch = (w: ReadingWatch | null) => {
+    watching.current = w;
+    client.current?.watch(w);
+  };
+  return { alerts, connection, version, put: (a) => merge([a], false), watch };
 }

@@ -71,6 +71,14 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
   const selected = (selectedId && live.alerts.get(selectedId)) || null;
   selectedRef.current = selected;
 
+  // Only the selected resident's readings (or, for an alert of no resident, its home's) refresh the card:
+  // the hub sends no others, which on a city's stream is nearly all of them.
+  const watchKey = selected ? (selected.residentId ? `r:${selected.residentId}` : `h:${selected.homeId}`) : '';
+  useEffect(() => {
+    if (!selected) live.watch({ residents: [], homes: [] });
+    else live.watch(selected.residentId ? { residents: [selected.residentId] } : { homes: [selected.homeId] });
+  }, [watchKey]);
+
   // Keep a selection: the top of the queue when nothing (or a resolved alert) is selected.
   useEffect(() => {
     if (!selected || selected.state === 'resolved') setSelectedId(order[0]?.id ?? null);

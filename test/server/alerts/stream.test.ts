@@ -145,3 +145,64 @@ describe('doctor stream', () => {
     again.close();
   });
 });
+
+describe('watched readings', () => {
+  it('narrows reading events to the watched residents and homes, live and on resume; alerts and device status still flow', async () => {
+    await h.t.hub.ctx.writer.drain();
+    const stream = await StreamClient.open(h.t, op());
+    const hello = await stream.next((m) => m.type === 'hello');
+    stream.send({ watch: { residents: ['r-0002'] } });
+    expect(await stream.next((m) => m.type === 'watching')).toEqual({ type: 'watching', watch: { residents: ['r-0002'], homes: [] } });
+    stream.send({ resume: hello.seq as number });
+    await stream.next((m) => m.type === 'resumed');
+    const other = await h.connect('bp-0002'); // a new session of dr-wang's cuff: its device.status is not a reading
+
+    h.clock.advance(MINUTE);
+    await send(cuff, 'wh-0001', 'bp-0001', bp(122, 80, { id: 'w-unwatched' }), h.clock.now());
+    await send(other, 'wh-0002', 'bp-0002', bp(123, 80, { id: 'w-watched' }), h.clock.now());
+    await send(cuff, 'wh-0001', 'bp-0001', bp(205, 104, { id: 'w-crisis' }), h.clock.now()); // r-0001: an alert, its reading unwatched
+    await stream.next((m) => m.type.startsWith('alert.') && m.data.lastReading?.id === 'w-crisis', 'the crisis alert of an unwatched resident');
+    const live = eventsOf(stream.messages);
+    expect(live.filter((e) => e.type === 'reading').map((e) => e.data.id)).toEqual(['w-watched']);
+    expect(live.some((e) => e.type === 'device.status' && e.data.clientId === 'bp-0002' && e.data.online)).toBe(true);
+    const lastSeq = stream.lastSeq();
+    stream.close();
+
+    // A screen that watches a home before it resumes gets that home's readings only, in the replay too.
+    const again = await StreamClient.open(h.t, op());
+    await again.next((m) => m.type === 'hello');
+    again.send({ watch: { homes: ['wh-0001'] } });
+    await again.next((m) => m.type === 'watching');
+    again.send({ resume: hello.seq as number });
+    await again.next((m) => m.type === 'resumed');
+    expect(eventsOf(again.messages).filter((e) => e.type === 'reading').map((e) => e.data.id)).toEqual(['w-unwatched', 'w-crisis']);
+    expect(eventsOf(again.messages).filter((e) => e.type.startsWith('alert.')).length).toBeGreaterThan(0);
+
+    // {"watch": null}: every reading again.
+    again.send({ watch: null });
+    expect(await again.next((m) => m.type === 'watching')).toEqual({ type: 'watching', watch: null });
+    await send(other, 'wh-0002', 'bp-0002', bp(124, 80, { id: 'w-all' }), h.clock.now());
+    await again.next((m) => m.type === 'reading' && m.data.id === 'w-all', 'a reading of an unwatched home after watch null');
+    expect(stream.lastSeq()).toBe(lastSeq);
+    again.close();
+  });
+
+  it('answers a bad watch with an error naming the field, and keeps the socket and its watch', async () => {
+    const stream = await StreamClient.open(h.t, op());
+    await stream.next((m) => m.type === 'hello');
+    for (const [watch, field] of [
+      [{ residents: 'r-0001' }, 'watch.residents'],
+      [{ homes: [''] }, 'watch.homes'],
+      [{ residents: Array.from({ length: 501 }, (_, i) => `r-${i}`) }, 'watch.residents'],
+      [{ rooms: ['a'] }, 'watch.rooms'],
+      [['r-0001'], 'watch'],
+      ['r-0001', 'watch'],
+    ] as const) {
+      stream.send({ watch });
+      expect(await stream.next((m) => m.type === 'error' || m.type === 'watching')).toMatchObject({ type: 'error', error: 'invalid_request', field });
+    }
+    stream.send({ resume: 0 });
+    await stream.next((m) => m.type === 'resumed');
+    stream.close();
+  });
+});
