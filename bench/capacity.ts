@@ -62,6 +62,13 @@ export interface CapacityParams {
   seconds: number;
   sync: 'full' | 'normal';
   mosquittoInstall: boolean;
+  /**
+   * What the hub's operator console asks for: `all`, every reading (as a
+   * pass-through's subscriber gets every message: the default, comparable with
+   * the baselines), or `selected`, one resident's (as the operator page does
+   * with an alert selected; alerts still all).
+   */
+  console: 'all' | 'selected';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -164,7 +171,8 @@ class AlertStream {
 
   private constructor(private readonly socket: WebSocket) {}
 
-  static async open(httpUrl: string, token: string): Promise<AlertStream> {
+  /** `watch`, when given, is sent before the resume (see server/realtime/streamHub.ts). */
+  static async open(httpUrl: string, token: string, watch?: object): Promise<AlertStream> {
     const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
     const stream = new AlertStream(socket);
     let live = false;
@@ -174,7 +182,10 @@ class AlertStream {
       socket.on('message', (raw: Buffer) => {
         if (live) return stream.onEvent(raw);
         const msg = JSON.parse(raw.toString()) as { type?: string; seq?: number };
-        if (msg.type === 'hello') socket.send(JSON.stringify({ resume: msg.seq }));
+        if (msg.type === 'hello') {
+          if (watch) socket.send(JSON.stringify({ watch }));
+          socket.send(JSON.stringify({ resume: msg.seq }));
+        }
         if (msg.type === 'resumed') {
           live = true;
           clearTimeout(timer);
@@ -358,7 +369,9 @@ async function runHub(template: ProvisionedHub, cuffs: LoadDevice[], kit: LoadDe
   try {
     const login = await httpJson(`${target.httpUrl}/api/v1/auth/login`, { body: { username: OPERATOR, password: template.passwords.get(OPERATOR) } });
     if (login.status !== 200) throw new Error(`operator sign-in failed: ${login.status} ${JSON.stringify(login.body)}`);
-    stream = await AlertStream.open(target.httpUrl, login.body.token as string);
+    // The operator page's watch with an alert selected: that resident's readings (fleetDocument: `<cuff>-r`).
+    const watch = p.console === 'selected' ? { residents: [`${cuffs[0]!.id}-r`] } : undefined;
+    stream = await AlertStream.open(target.httpUrl, login.body.token as string, watch);
     const run = await runTarget('hub', target, kit.map((d) => ({ ...d, password: template.secrets.get(d.id)! })), p, problems, stream);
     if (stream.closedBy !== 'us') problems.push(`hub: the operator's stream was closed by the ${stream.closedBy} during the run`);
     return { ...run, checks: { ...run.checks, streamMessages: Object.values(stream.counts).reduce((a, b) => a + b, 0) } };
@@ -394,6 +407,7 @@ function capacityParams(flags: Flags): CapacityParams {
     seconds: flags.integer('seconds', 8, 1, 120),
     sync: flags.choice('sync', ['full', 'normal'] as const, 'full'),
     mosquittoInstall: flags.choice('mosquitto-install', ['0', '1'] as const, '1') === '1',
+    console: flags.choice('console', ['all', 'selected'] as const, 'all'),
   };
   if (p.rate / (p.homes * p.cuffs) > 1000) throw new Error(`--rate ${p.rate} over ${p.homes * p.cuffs} cuffs is over 1000 readings/s per cuff`);
   return p;
@@ -438,7 +452,7 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
     `Paced: ${p.rate} readings/s in total from the cuffs (${(p.rate / cuffs.length).toFixed(1)}/s each; real cuffs: a few a day, so this is time-compressed too), 1 in ${Math.max(1, Math.round(100 / p.abnormalPct))} abnormal ` +
       `(bp_crisis, bp_low, pulse_abnormal, bp_severe, bp_high in turn, each twice: the first opens an alert, the second attaches), ${p.warmupSeconds} s warm-up + ${p.pacedSeconds} s measured. ` +
       `Saturating: the cuffs reconnect with ${p.window} QoS 1 publishes in flight each, ${p.warmupSeconds} s + ${p.seconds} s. Same clients, payloads and schedule against every target; no random choice anywhere.`,
-    `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes every stored reading (and alert) to one operator console on /api/v1/stream (this process). ` +
+    `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes ${p.console === 'all' ? 'every stored reading' : "one resident's readings (--console selected: the operator page's watch; every reading is still stored)"} and every alert to one operator console on /api/v1/stream (this process). ` +
       `Hub ANXIN_SYNC=${p.sync}: a PUBACK means committed${p.sync === 'full' ? ' and fsynced' : ''}; the baselines store nothing. Hub provisioned once by import (${provisionSeconds.toFixed(0)} s).`,
     `Memory per client: broker RSS after connecting every client minus before, over the clients, no forced GC (approximate; the connections part measures it with forced GC at 10k+). ` +
       `${WARM_CLIENTS} clients signed in and left first, so a broker's fixed first-connection costs are not counted per client; the hub's connect time includes every other device's first sign-in.`,
@@ -511,7 +525,7 @@ export const capacityPart: BenchPart = {
   describe: 'one hub under a realistic mix (cuffs + heartbeat kit, abnormal share): readings/s, alert latency, CPU, RSS, memory per client, vs bare aedes and mosquitto',
   flags: {
     homes: '250', cuffs: '2', kit: '2', rate: '5000', 'abnormal-pct': '2', 'heartbeat-seconds': '5', window: '4',
-    warmup: '2', 'paced-seconds': '10', seconds: '8', sync: 'full', 'mosquitto-install': '1',
+    warmup: '2', 'paced-seconds': '10', seconds: '8', sync: 'full', 'mosquitto-install': '1', console: 'all',
   },
   plan(flags) {
     const p = capacityParams(flags);
