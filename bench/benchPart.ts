@@ -66,4 +66,9 @@ export class Flags {
   names(): string[] {
     return [...this.values.keys()].filter((k) => k !== 'help');
   }
+
+  /** The value as typed, for passing a flag on to another process. */
+  raw(name: string): string | undefined {
+    return this.values.get(name);
+  }
 }
