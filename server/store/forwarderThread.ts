@@ -31,6 +31,7 @@ export type ToForwarder = { kind: 'journaled'; n: number } | { kind: 'wake' } | 
 export type FromForwarder =
   | ({ kind: 'confirmed' } & ConfirmedBatch)
   | { kind: 'failed' }
+  | { kind: 'recovered' }
   | { kind: 'log'; line: string }
   | { kind: 'started' }
   | { kind: 'stopped' };
@@ -46,6 +47,7 @@ async function start(): Promise<void> {
   const outlet: ForwarderOutlet = {
     confirmed: (b) => post({ kind: 'confirmed', ...b }),
     failed: () => post({ kind: 'failed' }),
+    recovered: () => post({ kind: 'recovered' }),
   };
   const forwarder = new JournalForwarder({ db, sink, log, outlet, cursor: data.cursor, batchSize: data.batchSize, flushMs: data.flushMs });
   port.on('message', (m: ToForwarder) => {

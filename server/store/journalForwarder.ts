@@ -65,6 +65,8 @@ export interface ForwarderOutlet {
   confirmed(batch: ConfirmedBatch): void;
   /** A write or set-up failed; it is retried after a backoff. */
   failed(): void;
+  /** The store answers again after failures (reported even when there was nothing to write). */
+  recovered(): void;
 }
 
 /**
@@ -143,6 +145,10 @@ export class ForwardingRecord implements ForwarderOutlet {
 
   failed(): void {
     this.o.metrics?.influxWriteErrors.inc();
+    this.o.metrics?.influxLag.set(this.lag());
+  }
+
+  recovered(): void {
     this.o.metrics?.influxLag.set(this.lag());
   }
 }
@@ -269,7 +275,10 @@ export class JournalForwarder implements Forwarder {
     }
     if (this.stopped) return false;
     const full = await this.forwardOnce();
-    if (this.failures > 0) this.o.log.info({ target: this.o.sink.target, failures: this.failures, lag: this.lag() }, 'time-series store reachable again; replaying the journal in order');
+    if (this.failures > 0) {
+      this.o.log.info({ target: this.o.sink.target, failures: this.failures, lag: this.lag() }, 'time-series store reachable again; replaying the journal in order');
+      this.o.outlet.recovered();
+    }
     this.failures = 0;
     return full;
   }

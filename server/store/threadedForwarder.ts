@@ -155,6 +155,10 @@ export class ThreadedForwarder implements Forwarder {
         this.moveTo('retrying');
         this.record.failed();
         break;
+      case 'recovered':
+        this.moveTo('forwarding');
+        this.record.recovered();
+        break;
       case 'log': {
         const { level, msg, ...fields } = JSON.parse(m.line) as { level: number; msg?: string; [k: string]: unknown };
         const label = (this.o.log.levels.labels[level] ?? 'info') as Level;

@@ -85,6 +85,14 @@ async function metric(metrics: HubMetrics, name: string): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+async function waitUntil(ok: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error(`timed out: ${what}`);
+    await sleep(25);
+  }
+}
+
 describe('the forwarder thread', () => {
   it('forwards from its thread, saves the cursor through the group commit, and survives its own death', async () => {
     const j = journal();
@@ -121,6 +129,23 @@ describe('the forwarder thread', () => {
       expect(await metric(metrics, 'anxin_influx_points_written_total')).toBe(400);
       expect(forwarder.state()).toBe('forwarding');
     } finally {
+      await j.close(forwarder);
+    }
+  }, 60_000);
+
+  it('reads forwarding again once InfluxDB answers, even with nothing to write (set-up failed while it was down)', async () => {
+    const j = journal();
+    const { log } = capturedLog();
+    await influx.kill();
+    const forwarder = new ThreadedForwarder({ db: j.db, writer: j.writer, influx: { influxUrl: influx.url, influxDb: 'thread_c' }, log, flushMs: 50 });
+    try {
+      forwarder.start();
+      await waitUntil(() => forwarder.state() === 'retrying', 'retrying while InfluxDB is down');
+      await influx.restart();
+      await waitUntil(() => forwarder.state() === 'forwarding', 'forwarding once InfluxDB is back', 15_000);
+      expect(forwarder.lag()).toBe(0);
+    } finally {
+      await influx.restart().catch(() => {}); // running again whatever happened above
       await j.close(forwarder);
     }
   }, 60_000);
