@@ -225,7 +225,8 @@ export class StreamHub {
     if (role === 'operator') return true;
     if (role === 'admin') return e.type === 'device.status';
     if (e.type === 'device.status') return false;
-    if ((e.data.escalation as { to?: string } | null | undefined)?.to === username) return true;
+    // Only alerts carry an escalation; asking a reading would build its data (LazyEvent) for nothing.
+    if (e.type !== 'reading' && (e.data.escalation as { to?: string } | null | undefined)?.to === username) return true;
     if (!e.residentId) return false;
     sub.patients ??= new Set(this.directory.residents({ doctor: username }).map((r) => r.id));
     return sub.patients.has(e.residentId);
