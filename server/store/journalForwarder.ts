@@ -288,10 +288,13 @@ export class JournalForwarder implements Forwarder {
 
   /**
    * Up to `batchSize` readings after `seq`, read and decoded `SLICE` at a time
-   * with a turn of the event loop between slices: the ingest's commits and
-   * PUBACKs go on while a large batch is read (one 5,000-row read held the
-   * event loop for ~9 ms). Rows a slice does not see yet have higher seqs
-   * (one writer appends in seq order), so the batch has no gaps.
+   * with a turn of the event loop between slices. On the hub's event loop (as
+   * it ran before its thread) this let commits and PUBACKs go on: one
+   * 5,000-row read held it ~9 ms. In the thread, slices still measured better:
+   * reading 5,000 at once gave 0.63 × direct writes against 0.70 × (bench
+   * influx), the writes of one slice overlapping the read of the next. Rows a
+   * slice does not see yet have higher seqs (one writer appends in seq order),
+   * so the batch has no gaps.
    */
   private async readAfter(seq: number): Promise<JournalReading[]> {
     const batch: JournalReading[] = [];
