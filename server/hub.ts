@@ -24,6 +24,7 @@ import { startTimeSeries } from './store/timeSeries.js';
 import { UserStore } from './store/userStore.js';
 import { AlertEngine, streamReading } from './alerts/alertEngine.js';
 import { AlertService } from './alerts/alertService.js';
+import { homeFeedback } from './alerts/alertPresenter.js';
 import { AlertStore } from './alerts/alertStore.js';
 import { EscalationNotifier } from './alerts/escalationNotifier.js';
 import { buildHandoff } from './alerts/handoff.js';
@@ -133,6 +134,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   });
   broker = new HubBroker({
     topics, directory, ingest, events, metrics,
+    homeAlerts: (homeId) => alerts.unresolvedOfHome(homeId).map(homeFeedback),
     log: log.child({ component: 'broker' }),
     connectBurst: config.connectBurst,
     connectPerSecond: config.connectPerSecond,

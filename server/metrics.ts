@@ -13,6 +13,9 @@ export class HubMetrics {
   readonly connectRefused = new Counter({
     name: 'anxin_mqtt_connect_refused_total', help: 'MQTT connections refused, by reason', labelNames: ['reason'] as const, registers: [this.registry],
   });
+  readonly homeAlertsResent = new Counter({
+    name: 'anxin_home_alerts_resent_total', help: 'Unresolved alerts sent to a gateway as they stand when it subscribed to its home\'s alerts', registers: [this.registry],
+  });
   readonly aclDenied = new Counter({
     name: 'anxin_mqtt_acl_denied_total', help: 'Publishes and subscriptions refused by the topic ACL', labelNames: ['action', 'kind'] as const, registers: [this.registry],
   });

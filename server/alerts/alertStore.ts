@@ -193,6 +193,12 @@ export class AlertStore {
     return (this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved'").all() as Array<Record<string, unknown>>).map(fromRow);
   }
 
+  /** A home's unresolved alerts, oldest first (the partial index of unresolved keys keeps this a short scan). */
+  unresolvedOfHome(homeId: string): Alert[] {
+    const rows = this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved' AND home_id = ? ORDER BY created_at, id").all(homeId);
+    return (rows as Array<Record<string, unknown>>).map(fromRow);
+  }
+
   list(f: AlertFilter): Alert[] {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: f.limit ?? 500 };

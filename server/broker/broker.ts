@@ -40,6 +40,13 @@ export interface BrokerDeps {
    * unless the stored hash changed meanwhile (a rotation).
    */
   rehashSecret?: (username: string, stored: string, secret: string) => void;
+  /**
+   * What a home is told of its unresolved alerts as they stand now (SPEC §2
+   * `alerts` payloads, oldest first): sent to a gateway when it subscribes to
+   * its home's `alerts`, so a home whose uplink was down at a change still
+   * hears it (its sessions are clean: nothing was queued for it).
+   */
+  homeAlerts?: (homeId: string) => object[];
 }
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
@@ -127,9 +134,34 @@ export class HubBroker {
       connectionChanged(client, true);
     });
     this.aedes.on('clientDisconnect', (client) => connectionChanged(client, false));
+    this.aedes.on('subscribe', (subs, client) => this.tellHomeItsAlerts(subs, client));
     this.aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'));
     this.aedes.on('connectionError', (client, err) => log.debug({ address: remoteAddress(client), err: err.message }, 'mqtt connection error'));
     this.sweepTimer = setInterval(() => this.limiter.sweep(), 60_000).unref();
+  }
+
+  /** After the SUBACK: a gateway now subscribed to its home's `alerts` is sent where each unresolved alert stands. */
+  private tellHomeItsAlerts(subs: Subscription[], client: Client): void {
+    const principal = this.principals.get(client);
+    if (principal?.kind !== 'gateway' || !this.deps.homeAlerts) return;
+    const topic = this.deps.topics.alerts(principal.homeId);
+    // A refused filter comes back with qos 128.
+    if (!subs.some((s) => s.topic === topic && s.qos < 128)) return;
+    let payloads: object[];
+    try {
+      payloads = this.deps.homeAlerts(principal.homeId);
+    } catch (err) {
+      this.deps.log.error({ err, clientId: principal.id }, 'reading the home\'s unresolved alerts failed; it hears only new changes');
+      return;
+    }
+    for (const payload of payloads) {
+      client.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(JSON.stringify(payload)), qos: 1, retain: false, dup: false } as PublishPacket,
+        (err?: Error | null) => { if (err) this.deps.log.warn({ err, clientId: principal.id }, 'telling a home its alerts failed'); },
+      );
+    }
+    this.deps.metrics.homeAlertsResent.inc(payloads.length);
+    if (payloads.length > 0) this.deps.log.info({ clientId: principal.id, homeId: principal.homeId, alerts: payloads.length }, 'home told where its unresolved alerts stand');
   }
 
   /** Starts the MQTT/TCP listener; resolves with the bound port. */
