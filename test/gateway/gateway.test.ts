@@ -157,6 +157,28 @@ describe('gateway (in-process, real hub)', () => {
     await sleep(700);
     expect(ran.filter((r) => r.purpose === 'localAlarm')).toEqual([]);
   });
+
+  it('after an outage, the hook hears the change it missed, once; a reconnect repeats nothing', async () => {
+    const fall = ran.find((r) => r.purpose === 'alertHook' && r.env.ANXIN_ALERT_SEVERITY === 'critical')!.env.ANXIN_ALERT_ID!;
+    // The gateway is down (its hook with it) while the call center sends an ambulance.
+    await gateway.stop();
+    const escalated = await hub.hub.ctx.alertService.act(fall, { kind: 'escalate', target: 'emergency' }, { username: 'op-test', role: 'operator' });
+    expect(escalated.ok).toBe(true);
+    ({ gateway, ran } = gatewayFor(hub.mqttUrl, secret));
+    await gateway.start();
+    const told = await until('the missed change', () => ran.find((r) => r.purpose === 'alertHook' && r.env.ANXIN_ALERT_ID === fall));
+    expect(told.env).toMatchObject({ ANXIN_ALERT_STATE: 'escalated', ANXIN_ALERT_SEVERITY: 'critical' });
+    await sleep(300);
+    const hookRuns = ran.filter((r) => r.purpose === 'alertHook').length; // one per unresolved alert of the home
+    expect(ran.filter((r) => r.purpose === 'alertHook' && r.env.ANXIN_ALERT_ID === fall)).toHaveLength(1);
+
+    // The hub drops the connection; the gateway reconnects and is sent every unresolved alert again.
+    const repeated = gateway.alertHook.repeated;
+    hub.hub.ctx.broker.forget('gw-0001');
+    await waitFor('alerts sent again after the reconnect', () => gateway.alertHook.repeated, (n) => n === repeated + hookRuns);
+    await sleep(200);
+    expect(ran.filter((r) => r.purpose === 'alertHook')).toHaveLength(hookRuns);
+  });
 });
 
 describe('local alarm', () => {

@@ -1,5 +1,9 @@
-/** The small pure parts of the uplink and inputs: backoff, batching, status throttling, line splitting. */
+/** The small pure parts of the uplink and inputs: backoff, batching, status throttling, line splitting, alert announcements. */
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { AlertHook } from '../../gateway/alertHook.js';
+import { parseGatewayConfig } from '../../gateway/config.js';
+import type { GatewayContext } from '../../gateway/gatewayContext.js';
 import { LineSplitter } from '../../gateway/lineInput.js';
 import type { OutboxEntry } from '../../gateway/outbox.js';
 import { isNotable, StatusReporter, type GatewayStatus } from '../../gateway/statusReporter.js';
@@ -62,5 +66,26 @@ describe('LineSplitter', () => {
     expect(sp.push('DEF\n{"c":3}\n')).toEqual([null, '{"c":3}']);
     expect(sp.push('{"d":4}')).toEqual([]);
     expect(sp.end()).toEqual(['{"d":4}']);
+  });
+});
+
+describe('alert hook: what the home already heard is not said again', () => {
+  const config = parseGatewayConfig({ hub: 'mqtt://127.0.0.1:1', homeId: 'wh-0001', username: 'gw-0001', password: 'x', dataDir: '/nonexistent', input: { port: 0, stdin: false }, alertHook: { command: 'true' } });
+  const said: string[] = [];
+  const ctx = { config, log: pino({ level: 'silent' }), run: (_p: string, _c: unknown, env: Record<string, string>) => void said.push(`${env.ANXIN_ALERT_ID} ${env.ANXIN_ALERT_STATE}`) } as unknown as GatewayContext;
+  const hook = new AlertHook(ctx);
+  const msg = (alertId: string, state: string, ts: string, message = state) => ({ alertId, severity: 'critical', state, title: '跌倒', message: { en: message }, ts });
+
+  it('announces each change once, in order, and never an older one after a newer', () => {
+    hook.handle(msg('a1', 'open', '2026-11-24T01:00:00.000Z'));
+    hook.handle(msg('a1', 'open', '2026-11-24T01:00:00.000Z')); // sent again on a reconnect
+    hook.handle(msg('a1', 'open', '2026-11-24T01:00:05.000Z')); // same state, a later update (a reading attached)
+    hook.handle(msg('a2', 'open', '2026-11-24T01:00:06.000Z'));
+    hook.handle(msg('a1', 'escalated', '2026-11-24T01:01:00.000Z', 'doctor'));
+    hook.handle(msg('a1', 'escalated', '2026-11-24T01:02:00.000Z', '120')); // escalated again, to 120: a new message
+    hook.handle(msg('a1', 'acknowledged', '2026-11-24T01:00:30.000Z')); // older than what was said: late
+    hook.handle(msg('a1', 'resolved', '2026-11-24T01:30:00.000Z'));
+    expect(said).toEqual(['a1 open', 'a2 open', 'a1 escalated', 'a1 escalated', 'a1 resolved']);
+    expect([hook.received, hook.repeated]).toEqual([8, 3]);
   });
 });
