@@ -17,6 +17,10 @@ interface Row {
   vals: string;
 }
 
+/** How the ingest journals a reading (bench/journalCost.ts measures it too). */
+export const INSERT_READING = `INSERT INTO readings (device_id, reading_id, home_id, resident_id, type, ts, received_at, vals, stream_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, reading_id) DO NOTHING`;
+
 /** Runs inside the (recorded) job that stores readings, with the ones that were new. */
 export type StoredListener = (stored: Reading[]) => void;
 
@@ -32,10 +36,7 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
 
   constructor(private readonly db: Db, private readonly writer: GroupCommit) {
     // The conflict clause is a second guard; the check below already found these readings new.
-    this.insert = writer.statement(
-      `INSERT INTO readings (device_id, reading_id, home_id, resident_id, type, ts, received_at, vals, stream_seq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id, reading_id) DO NOTHING`,
-    );
+    this.insert = writer.statement(INSERT_READING);
     this.exists = db.prepare<[string, string], number>('SELECT 1 FROM readings WHERE device_id = ? AND reading_id = ?').pluck();
     const settle = () => {
       const keys = this.batchKeys.settle();
