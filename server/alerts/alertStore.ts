@@ -193,7 +193,7 @@ export class AlertStore {
     return (this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved'").all() as Array<Record<string, unknown>>).map(fromRow);
   }
 
-  /** A home's unresolved alerts, oldest first (the partial index of unresolved keys keeps this a short scan). */
+  /** A home's unresolved alerts, oldest first (an index lookup: alerts_unresolved_home). */
   unresolvedOfHome(homeId: string): Alert[] {
     const rows = this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved' AND home_id = ? ORDER BY created_at, id").all(homeId);
     return (rows as Array<Record<string, unknown>>).map(fromRow);
