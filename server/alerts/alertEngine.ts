@@ -254,7 +254,13 @@ export class AlertEngine {
         Object.assign(next, { severity: match.severity, title: match.title, explanation: match.explanation });
         const deadline = claimDeadline(config, match.severity, at);
         if (existing.state === 'open' && deadline !== null) next.claimDeadline = Math.min(existing.claimDeadline ?? Infinity, deadline);
-        alerts.appendHistory(existing.id, { at, actor: 'system', action: 'severity.raised', fromState: existing.state, toState: existing.state, note: null, detail: { from: existing.severity, to: match.severity } });
+        if (deadline !== null && reclaims(existing)) {
+          // Claimed at a lower severity (a fall the resident got up from, a pulse of 45 sent to the doctor):
+          // the new severity has its own claim window, so the alert is back in front of the call center,
+          // with the alarm, the deadline and the overdue that an alert raised at this severity has.
+          Object.assign(next, { state: 'open', claimDeadline: deadline, overdueAt: null });
+        }
+        alerts.appendHistory(existing.id, { at, actor: 'system', action: 'severity.raised', fromState: existing.state, toState: next.state, note: null, detail: { from: existing.severity, to: match.severity } });
       }
       if (existing.conditionClearedAt !== null) next.conditionClearedAt = null;
       if (reading) alerts.linkReading(existing.id, reading.deviceId, reading.id);
@@ -374,4 +380,13 @@ export function newId(prefix: string): string {
 
 function refOf(r: Reading): AlertReadingRef {
   return { deviceId: r.deviceId, id: r.id, type: r.type, ts: r.ts, values: r.values };
+}
+
+/**
+ * Whether a rise in severity puts a claimed alert back to `open`: acknowledged,
+ * or escalated to the doctor. Escalated to 120 it stays so: rescue is on the
+ * way, the home has been told so, and the rise shows on every screen.
+ */
+function reclaims(a: Alert): boolean {
+  return a.state === 'acknowledged' || (a.state === 'escalated' && a.escalationTarget === 'doctor');
 }
