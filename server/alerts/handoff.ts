@@ -1,6 +1,7 @@
 /**
- * Gathers what the 120 hand-off summary needs for one alert: the resident, the
- * home (address, door/key access), and the latest vitals of each kind.
+ * Gathers what the 120 hand-off summary needs for one alert: the resident (or,
+ * not knowing which, every resident of the home), the home (address, door/key
+ * access), and the newest vitals of each kind.
  */
 import type { ReadingType } from '../../devices/readingSchema.js';
 import { handoffSummary, type HandoffSummary } from '../notify/handoffSummary.js';
@@ -8,14 +9,22 @@ import type { DirectoryStore } from '../store/directoryStore.js';
 import type { Db } from '../store/sqliteDb.js';
 import type { Alert } from './alertStore.js';
 
+/** What the hand-off lists as vitals. */
+const VITALS: readonly ReadingType[] = ['blood_pressure', 'glucose'];
+
 export function buildHandoff(db: Db, directory: DirectoryStore, alert: Alert, now: number, tz: string): HandoffSummary | null {
   const home = directory.home(alert.homeId);
-  const resident = alert.residentId ? directory.resident(alert.residentId) : directory.residents({ homeId: alert.homeId })[0] ?? null;
-  if (!home || !resident) return null;
-  const latestVitals = (db.prepare(
-    `SELECT type, ts, vals FROM readings WHERE seq IN (
-       SELECT max(seq) FROM readings WHERE resident_id = ? AND type IN ('blood_pressure', 'glucose') GROUP BY type)`,
-  ).all(resident.id) as Array<{ type: ReadingType; ts: number; vals: string }>).map((r) => ({ type: r.type, ts: r.ts, values: JSON.parse(r.vals) }));
+  // An alert of the home that names nobody (an unbound fall sensor): every resident, unless there is only one.
+  const named = alert.residentId ? directory.resident(alert.residentId) : null;
+  const residents = named ? [named] : directory.residents({ homeId: alert.homeId });
+  if (!home || residents.length === 0) return null;
+  const identified = residents.length === 1;
+  // The newest measured of each kind (a meter syncing its memory sends old readings late).
+  const newest = db.prepare('SELECT ts, vals FROM readings WHERE resident_id = ? AND type = ? ORDER BY ts DESC, seq DESC LIMIT 1');
+  const latestVitals = !identified ? [] : VITALS.flatMap((type) => {
+    const r = newest.get(residents[0]!.id, type) as { ts: number; vals: string } | undefined;
+    return r ? [{ type, ts: r.ts, values: JSON.parse(r.vals) as Record<string, number | string | boolean> }] : [];
+  });
   // When the event began, for "how long has she been on the floor": the earliest attached
   // reading, not `lastReading` (the latest of an alert that readings kept attaching to).
   const first = db.prepare(
@@ -23,7 +32,8 @@ export function buildHandoff(db: Db, directory: DirectoryStore, alert: Alert, no
   ).get(alert.id) as { ts: number | null };
   const firstReadingAt = first.ts ?? alert.lastReading?.ts;
   return handoffSummary({
-    resident: { ...resident, age: resident.birthYear === null ? null : new Date(now).getUTCFullYear() - resident.birthYear },
+    residents: residents.map((r) => ({ ...r, age: r.birthYear === null ? null : new Date(now).getUTCFullYear() - r.birthYear })),
+    identified,
     home,
     alert: { rule: alert.rule, severity: alert.severity, title: alert.title, createdAt: alert.createdAt, ...(firstReadingAt !== undefined && { firstReadingAt }), count: alert.count },
     latestVitals,

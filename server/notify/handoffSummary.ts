@@ -18,10 +18,16 @@ import type { Contact, HomeRecord, ResidentRecord } from '../store/directoryStor
  * fields added to them do not ripple here.
  */
 export interface HandoffInput {
-  resident: Pick<ResidentRecord, 'name' | 'sex' | 'conditions' | 'contacts'> & { age: number | null };
+  /**
+   * Who the alert is about: its resident; or, for an alert of the home that
+   * names nobody (an unbound fall sensor), every resident of the home.
+   */
+  residents: Array<Pick<ResidentRecord, 'name' | 'sex' | 'conditions' | 'contacts'> & { age: number | null }>;
+  /** False when the alert names nobody and the home has several residents: which of them it is, is not known. */
+  identified: boolean;
   home: Pick<HomeRecord, 'address' | 'phone' | 'access'>;
   alert: { rule: RuleId; severity: Severity; title: Text; createdAt: number; firstReadingAt?: number; count: number };
-  /** Stored units (mmHg, bpm, mmol/L); the newest of each type is shown. */
+  /** The resident's, in stored units (mmHg, bpm, mmol/L); the newest of each type is shown. Not shown unless identified. */
   latestVitals: Array<{ type: ReadingType; ts: number; values: Record<string, number | string | boolean> }>;
   /** Epoch ms. */
   now: number;
@@ -29,16 +35,23 @@ export interface HandoffInput {
   tz: string;
 }
 
-export interface HandoffFields {
+export interface HandoffPerson {
   name: string;
   sex: Text;
   age: number | null;
+  conditions: Array<{ code: string; text: Text }>;
+}
+
+export interface HandoffFields {
+  /** One, or every resident of the home when `identified` is false. */
+  residents: HandoffPerson[];
+  identified: boolean;
   address: string;
   access: string | null;
   homePhone: string | null;
   event: { rule: RuleId; severity: Severity; title: Text; at: number; localTime: string; minutesAgo: number; count: number };
   vitals: Array<{ type: ReadingType; at: number; localTime: string; minutesAgo: number; text: Text }>;
-  conditions: Array<{ code: string; text: Text }>;
+  /** Of every resident listed, each phone once. */
   contacts: Array<{ name: string; relation: Text | null; phone: string }>;
 }
 
@@ -100,13 +113,18 @@ const GLUCOSE_CONTEXT: Record<string, Text> = {
 };
 
 export function handoffSummary(input: HandoffInput): HandoffSummary {
-  const { resident, home, alert, now } = input;
+  const { residents, home, alert, now } = input;
+  const identified = input.identified && residents.length === 1;
   const clock = localClock(input.tz, now);
   const eventAt = alert.firstReadingAt ?? alert.createdAt;
+  const contacts = new Map<string, Contact>();
+  for (const c of residents.flatMap((r) => r.contacts)) if (!contacts.has(c.phone)) contacts.set(c.phone, c);
   const fields: HandoffFields = {
-    name: resident.name,
-    sex: sexText(resident.sex),
-    age: resident.age,
+    residents: residents.map((r) => ({
+      name: r.name, sex: sexText(r.sex), age: r.age,
+      conditions: r.conditions.filter((c) => c.trim()).map((code) => ({ code, text: lookup(CONDITIONS, code) })),
+    })),
+    identified,
     address: home.address,
     access: blankToNull(home.access),
     homePhone: blankToNull(home.phone),
@@ -114,12 +132,11 @@ export function handoffSummary(input: HandoffInput): HandoffSummary {
       rule: alert.rule, severity: alert.severity, title: alert.title, at: eventAt,
       localTime: clock(eventAt), minutesAgo: minutesBetween(eventAt, now), count: alert.count,
     },
-    vitals: newestPerType(input.latestVitals).flatMap((v) => {
+    vitals: !identified ? [] : newestPerType(input.latestVitals).flatMap((v) => {
       const text = vitalText(v.type, v.values);
       return text ? [{ type: v.type, at: v.ts, localTime: clock(v.ts), minutesAgo: minutesBetween(v.ts, now), text }] : [];
     }),
-    conditions: resident.conditions.filter((c) => c.trim()).map((code) => ({ code, text: lookup(CONDITIONS, code) })),
-    contacts: resident.contacts.map((c: Contact) => ({ name: c.name, relation: c.relation?.trim() ? lookup(RELATIONS, c.relation) : null, phone: c.phone })),
+    contacts: [...contacts.values()].map((c) => ({ name: c.name, relation: c.relation?.trim() ? lookup(RELATIONS, c.relation) : null, phone: c.phone })),
   };
   return { 'zh-CN': renderZh(fields), en: renderEn(fields), fields };
 }
@@ -128,15 +145,16 @@ function renderZh(f: HandoffFields): string {
   const e = f.event;
   const lines = [
     '【120 交接】安心 家庭养老床位',
-    `老人：${f.name}，${f.sex['zh-CN']}，${f.age === null ? '年龄未登记' : `${f.age}岁`}`,
+    ...whoZh(f),
     `地址：${f.address}`,
     `事件：${e.title['zh-CN']}（${SEVERITY[e.severity]['zh-CN']}）`,
     `时间：${e.localTime}，${agoZh(e.minutesAgo)}${e.count > 1 ? `；共 ${e.count} 次` : ''}`,
     `【如何进门】${f.access ?? (f.contacts.length ? '未登记，请先联系家属' : '未登记')}`,
   ];
-  if (f.vitals.length === 0) lines.push('生命体征：无记录');
+  if (!f.identified) lines.push('生命体征：不知是哪一位，未列出');
+  else if (f.vitals.length === 0) lines.push('生命体征：无记录');
   else lines.push('生命体征：', ...f.vitals.map((v) => `  ${v.text['zh-CN']}（${v.localTime}，${agoZh(v.minutesAgo)}）`));
-  lines.push(`病史：${f.conditions.length ? f.conditions.map((c) => c.text['zh-CN']).join('、') : MISSING['zh-CN']}`);
+  if (f.identified) lines.push(`病史：${historyZh(f.residents[0]!)}`);
   if (f.contacts.length === 0) lines.push(`联系人：${MISSING['zh-CN']}`);
   else lines.push('联系人：', ...f.contacts.map((c, i) => `  ${i + 1}. ${c.name}${c.relation ? `（${c.relation['zh-CN']}）` : ''} ${c.phone}`));
   lines.push(`家中电话：${f.homePhone ?? MISSING['zh-CN']}`);
@@ -147,20 +165,37 @@ function renderEn(f: HandoffFields): string {
   const e = f.event;
   const lines = [
     '[120 HANDOFF] Anxin home care bed',
-    `Resident: ${f.name}, ${f.sex.en}, ${f.age === null ? 'age not recorded' : `${f.age} years`}`,
+    ...whoEn(f),
     `Address: ${f.address}`,
     `Event: ${e.title.en} (${SEVERITY[e.severity].en})`,
     `Time: ${e.localTime}, ${agoEn(e.minutesAgo)}${e.count > 1 ? `; ${e.count} readings` : ''}`,
     `HOW TO GET IN: ${f.access ?? (f.contacts.length ? 'not recorded, call a contact first' : 'not recorded')}`,
   ];
-  if (f.vitals.length === 0) lines.push('Vitals: none recorded');
+  if (!f.identified) lines.push('Vitals: not listed (not known which resident)');
+  else if (f.vitals.length === 0) lines.push('Vitals: none recorded');
   else lines.push('Vitals:', ...f.vitals.map((v) => `  ${v.text.en} (${v.localTime}, ${agoEn(v.minutesAgo)})`));
-  lines.push(`History: ${f.conditions.length ? f.conditions.map((c) => c.text.en).join(', ') : MISSING.en}`);
+  if (f.identified) lines.push(`History: ${historyEn(f.residents[0]!)}`);
   if (f.contacts.length === 0) lines.push(`Contacts: ${MISSING.en}`);
   else lines.push('Contacts:', ...f.contacts.map((c, i) => `  ${i + 1}. ${c.name}${c.relation ? ` (${c.relation.en})` : ''} ${c.phone}`));
   lines.push(`Home phone: ${f.homePhone ?? MISSING.en}`);
   return lines.join('\n');
 }
+
+/** Who: the resident; or, not knowing which, every resident of the home with their history. */
+function whoZh(f: HandoffFields): string[] {
+  const person = (p: HandoffPerson) => `${p.name}，${p.sex['zh-CN']}，${p.age === null ? '年龄未登记' : `${p.age}岁`}`;
+  if (f.identified) return [`老人：${person(f.residents[0]!)}`];
+  return [`老人：不知是哪一位（本户登记 ${f.residents.length} 人）`, ...f.residents.map((p, i) => `  ${i + 1}. ${person(p)}；病史：${historyZh(p)}`)];
+}
+
+function whoEn(f: HandoffFields): string[] {
+  const person = (p: HandoffPerson) => `${p.name}, ${p.sex.en}, ${p.age === null ? 'age not recorded' : `${p.age} years`}`;
+  if (f.identified) return [`Resident: ${person(f.residents[0]!)}`];
+  return [`Resident: NOT KNOWN WHICH ONE (${f.residents.length} live here)`, ...f.residents.map((p, i) => `  ${i + 1}. ${person(p)}; history: ${historyEn(p)}`)];
+}
+
+const historyZh = (p: HandoffPerson) => (p.conditions.length ? p.conditions.map((c) => c.text['zh-CN']).join('、') : MISSING['zh-CN']);
+const historyEn = (p: HandoffPerson) => (p.conditions.length ? p.conditions.map((c) => c.text.en).join(', ') : MISSING.en);
 
 function vitalText(type: ReadingType, values: Record<string, number | string | boolean>): Text | null {
   if (type === 'blood_pressure') {

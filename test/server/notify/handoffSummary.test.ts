@@ -8,16 +8,19 @@ const TZ = 'Asia/Shanghai';
 const NOW = Date.UTC(2025, 2, 5, 6, 32);
 const minutesAgo = (m: number) => NOW - m * 60_000;
 
+const wang = {
+  name: '王秀英', age: 84, sex: 'F',
+  conditions: ['hypertension', 'Diabetes', 'atrial fibrillation', 'stroke', '青光眼'],
+  contacts: [
+    { name: '王强', relation: 'son', phone: '+86 139 0000 0002' },
+    { name: '李梅', relation: 'neighbour', phone: '+86 139 0000 0003' },
+    { name: '张护工', phone: '+86 139 0000 0004' },
+  ],
+};
+
 const full: HandoffInput = {
-  resident: {
-    name: '王秀英', age: 84, sex: 'F',
-    conditions: ['hypertension', 'Diabetes', 'atrial fibrillation', 'stroke', '青光眼'],
-    contacts: [
-      { name: '王强', relation: 'son', phone: '+86 139 0000 0002' },
-      { name: '李梅', relation: 'neighbour', phone: '+86 139 0000 0003' },
-      { name: '张护工', phone: '+86 139 0000 0004' },
-    ],
-  },
+  residents: [wang],
+  identified: true,
   home: { address: '山东省威海市环翠区文化西路 88 号 3 单元 502 室', phone: '+86 631 5200 000', access: '密码锁 2580#；备用钥匙在 501 邻居李梅家' },
   alert: {
     rule: 'bp_crisis', severity: 'critical', count: 3,
@@ -35,7 +38,8 @@ const full: HandoffInput = {
 };
 
 const sparse: HandoffInput = {
-  resident: { name: '刘建国', age: null, sex: null, conditions: [], contacts: [] },
+  residents: [{ name: '刘建国', age: null, sex: null, conditions: [], contacts: [] }],
+  identified: true,
   home: { address: '威海市文登区龙山路 1 号', phone: null, access: null },
   alert: { rule: 'sos', severity: 'critical', count: 1, title: { 'zh-CN': '紧急呼叫', en: 'SOS pressed' }, createdAt: minutesAgo(0.5) },
   latestVitals: [{ type: 'blood_pressure', ts: NOW - 26 * 3_600_000, values: { systolic: 150, diastolic: 90 } }],
@@ -119,11 +123,11 @@ describe('handoffSummary', () => {
   it('gives the same facts as structured fields', () => {
     const { fields } = handoffSummary(full);
     expect(fields).toMatchObject({
-      name: '王秀英', age: 84, sex: { 'zh-CN': '女', en: 'female' }, homePhone: '+86 631 5200 000',
+      residents: [{ name: '王秀英', age: 84, sex: { 'zh-CN': '女', en: 'female' } }], identified: true, homePhone: '+86 631 5200 000',
       event: { rule: 'bp_crisis', severity: 'critical', at: minutesAgo(12), localTime: '14:20', minutesAgo: 12, count: 3 },
     });
     expect(fields.vitals.map((v) => [v.type, v.localTime])).toEqual([['blood_pressure', '14:30'], ['glucose', '07:10']]);
-    expect(fields.conditions.map((c) => c.text['zh-CN'])).toEqual(['高血压', '糖尿病', '房颤', '脑卒中（中风）', '青光眼']);
+    expect(fields.residents[0]!.conditions.map((c) => c.text['zh-CN'])).toEqual(['高血压', '糖尿病', '房颤', '脑卒中（中风）', '青光眼']);
     expect(fields.contacts[2]).toEqual({ name: '张护工', relation: null, phone: '+86 139 0000 0004' });
   });
 
@@ -138,13 +142,33 @@ describe('handoffSummary', () => {
     ['coronary heart disease', '冠心病'], ['CHD', '冠心病'], ['COPD', '慢阻肺'], ['dementia', '认知障碍'],
     ['heart_failure', '心力衰竭'], ['CKD', '慢性肾病'], ['chronic-kidney-disease', '慢性肾病'], ['gout', 'gout'],
   ])('translates condition %s as %s', (code, zh) => {
-    const { fields } = handoffSummary({ ...sparse, resident: { ...sparse.resident, conditions: [code] } });
-    expect(fields.conditions[0]!.text['zh-CN']).toBe(zh);
+    const { fields } = handoffSummary({ ...sparse, residents: [{ ...sparse.residents[0]!, conditions: [code] }] });
+    expect(fields.residents[0]!.conditions[0]!.text['zh-CN']).toBe(zh);
   });
 
   it('takes directory records as they are (checked by tsc)', () => {
-    const fromDirectory = (resident: ResidentRecord, home: HomeRecord): HandoffInput => ({ ...full, resident: { ...resident, age: 84 }, home });
+    const fromDirectory = (resident: ResidentRecord, home: HomeRecord): HandoffInput => ({ ...full, residents: [{ ...resident, age: 84 }], home });
     expect(fromDirectory).toBeTypeOf('function');
+  });
+
+  it('does not guess who it is when the alert names nobody and two live in the home: lists both, no vitals', () => {
+    const zhang = { name: '张建国', age: 87, sex: 'M', conditions: ['COPD'], contacts: [{ name: '王强', relation: 'son', phone: '+86 139 0000 0002' }, { name: '张丽', relation: 'daughter', phone: '+86 139 0000 0005' }] };
+    const fall: HandoffInput = {
+      ...full, residents: [wang, zhang], identified: false,
+      alert: { rule: 'fall', severity: 'critical', count: 1, title: { 'zh-CN': '跌倒 · 卫生间', en: 'Fall · bathroom' }, createdAt: minutesAgo(3) },
+    };
+    const h = handoffSummary(fall);
+    expect(h['zh-CN'].split('\n').slice(1, 4)).toEqual([
+      '老人：不知是哪一位（本户登记 2 人）',
+      '  1. 王秀英，女，84岁；病史：高血压、糖尿病、房颤、脑卒中（中风）、青光眼',
+      '  2. 张建国，男，87岁；病史：慢阻肺',
+    ]);
+    expect(h['zh-CN']).toContain('生命体征：不知是哪一位，未列出');
+    expect(h['zh-CN']).not.toContain('血压 186/98');
+    expect(h['zh-CN']).not.toMatch(/^病史：/m);
+    expect(h.en.split('\n')[1]).toBe('Resident: NOT KNOWN WHICH ONE (2 live here)');
+    expect(h.fields).toMatchObject({ identified: false, vitals: [] });
+    expect(h.fields.contacts.map((c) => c.name)).toEqual(['王强', '李梅', '张护工', '张丽']); // 王强 once
   });
 
   it('falls back to labelled UTC for an unknown time zone rather than failing', () => {
