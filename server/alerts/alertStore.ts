@@ -68,6 +68,9 @@ export interface AlertFilter {
   limit?: number;
 }
 
+/** Most severe first. */
+const SEVERITY_ORDER = "CASE severity WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END";
+
 const COLUMNS: Array<[keyof Alert, string, 'json' | 'bool' | 'plain']> = [
   ['id', 'id', 'plain'], ['dedupeKey', 'dedupe_key', 'plain'], ['homeId', 'home_id', 'plain'], ['residentId', 'resident_id', 'plain'],
   ['deviceId', 'device_id', 'plain'], ['rule', 'rule', 'plain'], ['severity', 'severity', 'plain'], ['state', 'state', 'plain'],
@@ -228,7 +231,11 @@ export class AlertStore {
       params.visibleEscalatedTo = f.visibleTo.escalatedTo;
       where.push(`(${ids.length ? `resident_id IN (${ids.join(', ')}) OR ` : ''}escalated_to = @visibleEscalatedTo)`);
     }
-    const sql = `SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC LIMIT @limit`;
+    // Unresolved alerts are a work queue: when more match than the limit, the most severe come first,
+    // so a flood of info alerts (a district's network outage) cannot push an unclaimed SOS off the list.
+    const queue = f.states?.length && !f.states.includes('resolved');
+    const order = `${queue ? `${SEVERITY_ORDER}, ` : ''}created_at DESC`;
+    const sql = `SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT @limit`;
     return (this.db.prepare(sql).all(params) as Array<Record<string, unknown>>).map(fromRow);
   }
 

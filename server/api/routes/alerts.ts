@@ -61,7 +61,13 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 2000 })),
           lang: Type.Optional(literals(['zh-CN', 'en'])),
         }),
-        response: { 200: Type.Object({ alerts: Type.Array(AlertBody) }), 400: ErrorBody },
+        response: {
+          200: Type.Object({
+            alerts: Type.Array(AlertBody),
+            truncated: Type.Boolean({ description: 'more alerts matched than `limit`; unresolved ones are cut from the least severe and oldest' }),
+          }),
+          400: ErrorBody,
+        },
       },
     }, async (req) => {
       const q = req.query as { state?: string; severity?: string; since?: string; limit?: number };
@@ -75,9 +81,14 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
       const visibleTo = user.role === 'doctor'
         ? { residentIds: directory.residents({ doctor: user.username }).map((r) => r.id), escalatedTo: user.username }
         : undefined;
-      const found = ctx.alerts.list({ states: states as Alert['state'][], severities: severities as Alert['severity'][], since, visibleTo, limit: q.limit ?? 500 });
+      const limit = q.limit ?? 500;
+      // One more than asked tells whether the list was cut.
+      const found = ctx.alerts.list({ states: states as Alert['state'][], severities: severities as Alert['severity'][], since, visibleTo, limit: limit + 1 });
       const lang = langOf(req);
-      return { alerts: found.filter((a) => canSee(user, a)).map((a) => presentAlert(alertService.get(a.id) ?? a, lang)) };
+      return {
+        alerts: found.slice(0, limit).filter((a) => canSee(user, a)).map((a) => presentAlert(alertService.get(a.id) ?? a, lang)),
+        truncated: found.length > limit,
+      };
     });
 
     app.get('/api/v1/alerts/:id', {
