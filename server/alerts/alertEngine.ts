@@ -247,7 +247,13 @@ export class AlertEngine {
     const { alerts, config } = this.deps;
     const existing = this.open.get(key);
     if (existing) {
-      const next: Alert = { ...existing, count: existing.count + 1, updatedAt: at, lastReading: reading ?? existing.lastReading, late: existing.late || !!match.late };
+      const next: Alert = {
+        ...existing, count: existing.count + 1, updatedAt: at,
+        // The latest measured: a reading replayed from a backlog attaches, but is not the latest value.
+        lastReading: reading && (!existing.lastReading || reading.ts >= existing.lastReading.ts) ? reading : existing.lastReading,
+        // About the past only while every reading of it is: a timely one makes it current.
+        late: existing.late && !!match.late,
+      };
       let raised = false;
       if (SEVERITY_RANK[match.severity] > SEVERITY_RANK[existing.severity]) {
         raised = true;
