@@ -64,7 +64,7 @@ export class HubBroker {
   private readonly acks = new DeferredAcks(64);
 
   constructor(private readonly deps: BrokerDeps) {
-    this.limiter = new ConnectLimiter({ burst: deps.connectBurst, perSecond: deps.connectPerSecond });
+    this.limiter = new ConnectLimiter({ burst: deps.connectBurst, perSecond: deps.connectPerSecond, now: deps.now });
   }
 
   async start(): Promise<void> {
@@ -217,14 +217,24 @@ export class HubBroker {
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<Principal> {
     const { directory, metrics, log } = this.deps;
     const address = remoteAddress(client);
-    const fail = (code: number, reason: string): never => {
+    const refuse = (code: number, reason: string, extra: object = {}): never => {
       metrics.connectRefused.inc({ reason });
-      this.limiter.failure(address);
-      log.warn({ clientId: client.id, username, address, reason }, 'mqtt sign-in refused');
+      log.warn({ clientId: client.id, username, address, reason, ...extra }, 'mqtt sign-in refused');
       const err = new Error(reason) as AuthenticateError;
       err.returnCode = code;
       throw err;
     };
+    const fail = (code: number, reason: string): never => {
+      if (this.limiter.failure(address, username ?? '')) {
+        log.warn({ username, address, lockedForMs: this.limiter.failureWindowMs }, 'mqtt sign-ins of this username from this address locked out');
+      }
+      return refuse(code, reason);
+    };
+    // Before the secret is checked, so a client looping with a wrong one costs little. Only this username
+    // at this address: its neighbours behind the same NAT or proxy sign in as usual (connectLimiter.ts).
+    // "Not authorized" rather than a silent close, so the device can tell this from a wrong secret.
+    const lock = this.limiter.signIn(address, username ?? '');
+    if (!lock.ok) return refuse(CONNACK.notAuthorized, lock.reason, { retryInMs: lock.retryInMs });
     if (!username || !password || password.length === 0) return fail(CONNACK.badCredentials, 'missing_credentials');
     const secret = password.toString('utf8');
     const credential = directory.credential(username);
@@ -234,6 +244,7 @@ export class HubBroker {
     // The client id is the identity: otherwise one device could take over another's session.
     if (client.id !== username) return fail(CONNACK.identifierRejected, 'client_id_mismatch');
     if (needsRehash(credential.secretHash, 'device')) this.deps.rehashSecret?.(username, credential.secretHash, secret);
+    this.limiter.success(address, username);
     return { kind: credential.kind, id: credential.username, homeId: credential.homeId };
   }
 }
