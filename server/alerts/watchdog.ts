@@ -83,7 +83,7 @@ export class Watchdog {
       if (r.residentId) {
         const key = `${r.residentId}|${r.type}`;
         if (r.ts > (this.lastMeasured.get(key) ?? 0)) this.lastMeasured.set(key, r.ts);
-        if (missed) this.clear(missedKey(r.residentId, r.type), r.receivedAt);
+        if (missed && !this.stillMissed(r.residentId, r.type, r.receivedAt)) this.clear(missedKey(r.residentId, r.type), r.receivedAt);
       }
     }
   }
@@ -185,6 +185,20 @@ export class Watchdog {
     const last = open ? undefined : this.deps.engine.lastResolved(key);
     if (last && last.conditionClearedAt === null && last.resolvedAt !== null && episodeStart <= last.resolvedAt && rank <= SEVERITY_RANK[last.severity]) return;
     this.deps.engine.raiseOrAttach(key, match, scope, null, now);
+  }
+
+  /**
+   * Whether a resident's scheduled measurement of `type` is still missed at
+   * `now`, with the readings so far: one synced from a meter's memory, measured
+   * before the missed day, does not end the reminder (it would be raised again
+   * at the next tick).
+   */
+  private stillMissed(residentId: string, type: string, now: number): boolean {
+    const info = this.deps.directory.residentInfo(residentId);
+    const schedule = info?.schedule.find((s) => s.type === type);
+    if (!info || !schedule) return false;
+    const lastReadingAt = this.lastMeasured.get(`${residentId}|${type}`) ?? null;
+    return readingMissed({ schedule: { type: type as ReadingType, time: schedule.time }, lastReadingAt, now, tz: this.deps.tz, since: info.createdAt }, this.deps.config) !== null;
   }
 
   /** The time of the latest daily slot at `time` whose grace has run out by `now`. */
