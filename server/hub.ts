@@ -175,24 +175,36 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
-      ready = false;
-      clearInterval(sessionSweep);
-      clearInterval(directoryWatch);
-      clearInterval(tick);
-      clearInterval(prune);
-      stream.close();
-      log.info('hub stopping');
-      void broker.stopAccepting();
-      await writer.drain();
-      await broker.close();
-      await http.close();
-      await deliveries.stop();
-      await timeSeries?.stop();
-      await writer.close();
-      db.close();
-      log.info('hub stopped');
+      // The store's threads do not keep the process alive (unref'd), so while they finish, nothing
+      // else may either: without this, the process exited as soon as the servers were closed, in the
+      // middle of this sequence (exit code 0, the store's connections closed by exit hooks, "hub
+      // stopped" never logged).
+      const hold = setInterval(() => {}, 60_000);
+      try {
+        await shutdown();
+      } finally {
+        clearInterval(hold);
+      }
     })();
     return stopping;
+  };
+  const shutdown = async () => {
+    ready = false;
+    clearInterval(sessionSweep);
+    clearInterval(directoryWatch);
+    clearInterval(tick);
+    clearInterval(prune);
+    stream.close();
+    log.info('hub stopping');
+    void broker.stopAccepting();
+    await writer.drain();
+    await broker.close();
+    await http.close();
+    await deliveries.stop();
+    await timeSeries?.stop();
+    await writer.close();
+    db.close();
+    log.info('hub stopped');
   };
 
   return { ctx, http, httpPort, mqttPort, generatedAdminPassword: admin?.generated ?? null, stop };

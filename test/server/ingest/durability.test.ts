@@ -53,12 +53,15 @@ describe('durability', () => {
     expect(acked).toHaveLength(300);
     expect(lost).toEqual([]);
 
-    // And the hub starts again on the same file.
-    const again = await spawnHub(env);
+    // And the hub starts again on the same file, and shuts down on SIGTERM to the end of its sequence
+    // (the store's threads do not hold the process open: it once exited half-way, also with code 0).
+    const again = await spawnHub({ ...env, ANXIN_LOG_LEVEL: 'info' });
     const { status: ready } = await httpJson(`${again.httpUrl}/readyz`);
     expect(ready).toBe(200);
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+    expect(again.output()).toContain('"msg":"hub stopping"');
+    expect(again.output()).toContain('"msg":"hub stopped"');
   });
 
   it('remembers dedupe keys across a restart', async () => {
