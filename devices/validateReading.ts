@@ -11,7 +11,7 @@ import {
   type RefusalCode,
 } from './readingSchema.js';
 import { compileSchema, describeError } from './schemaValidator.js';
-import { toMmHg, toMmolPerL, type GlucoseUnit, type PressureUnit } from './units.js';
+import { GLUCOSE_UNITS, MGDL_PER_MMOLL, MMHG_PER_KPA, PRESSURE_UNITS, toMmHg, toMmolPerL, type GlucoseUnit, type PressureUnit } from './units.js';
 
 /** A reading as the hub stores it: ids from the topic, values in mmHg and mmol/L. */
 export interface Reading {
@@ -92,6 +92,9 @@ function tooLarge(doc: unknown, bytes: number): ReadingOutcome {
   return refuse(id, 'payload_too_large', undefined, `a reading is at most ${MAX_READING_BYTES} bytes, this one is ${bytes}`);
 }
 
+/** The units a type's `unit` takes. */
+const UNITS_OF: Partial<Record<ReadingType, readonly string[]>> = { blood_pressure: PRESSURE_UNITS, glucose: GLUCOSE_UNITS };
+
 /** Validates and normalises one reading object. */
 export function validateReading(doc: unknown, ids: { homeId: string; deviceId: string }, now: number): ReadingOutcome {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
@@ -112,7 +115,10 @@ export function validateReading(doc: unknown, ids: { homeId: string; deviceId: s
       : field === 'unit' ? 'unknown_unit'
       : problem.keyword === 'minimum' || problem.keyword === 'maximum' ? 'out_of_range'
       : 'invalid_field';
-    return refuse(id, code, field, `${field} ${problem.message}`);
+    // The schema's own words for a unit ("must be equal to constant") do not say which units it takes.
+    const units = UNITS_OF[type];
+    const detail = code === 'unknown_unit' && units ? `unit must be one of ${units.join(', ')}` : `${field} ${problem.message}`;
+    return refuse(id, code, field, detail);
   }
   for (const [key, value] of Object.entries(obj)) {
     // JSON.parse turns 1e400 into Infinity; a body never produces it.
@@ -174,7 +180,8 @@ function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Re
       copyDefined(values, obj, ['pulse', 'irregularPulse']);
       if (unit !== 'mmHg') values.sourceUnit = unit;
       for (const k of ['systolic', 'diastolic', 'map', 'pulse'] as const) {
-        const bad = outOfRange(k, values[k] as number | undefined, RANGES[k]);
+        const sent = k === 'pulse' || unit === 'mmHg' ? undefined : { value: obj[k] as number, unit, per: MMHG_PER_KPA };
+        const bad = outOfRange(k, values[k] as number | undefined, RANGES[k], sent);
         if (bad) return bad;
       }
       if ((values.diastolic as number) >= (values.systolic as number)) {
@@ -187,7 +194,8 @@ function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Re
       values.value = toMmolPerL(obj.value as number, unit);
       if (unit !== 'mmol/L') values.sourceUnit = unit;
       copyDefined(values, obj, ['context']);
-      return outOfRange('value', values.value, RANGES.glucose) ?? values;
+      const sent = unit === 'mmol/L' ? undefined : { value: obj.value as number, unit, per: MGDL_PER_MMOLL };
+      return outOfRange('value', values.value, RANGES.glucose, sent) ?? values;
     }
     case 'fall':
       copyDefined(values, obj, ['confidence', 'location', 'recovered']);
@@ -202,13 +210,25 @@ function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Re
   }
 }
 
-function outOfRange(field: string, value: number | undefined, [min, max]: readonly [number, number]): Refusal | null {
+/**
+ * A refusal when `value` (stored unit) is outside [min, max]. When the sender
+ * used another unit (`sent`: its value, unit, and stored units per sent unit),
+ * the message speaks the sender's unit too: "9 mg/dL" rounded to mmol/L read
+ * "0.5 mmol/L is outside 0.5–45 mmol/L".
+ */
+function outOfRange(field: string, value: number | undefined, [min, max]: readonly [number, number], sent?: { value: number; unit: string; per: number }): Refusal | null {
   // Compare at a micro-unit: 810.72 mg/dL is 45 mmol/L, not 45.00000000000001.
   if (value === undefined) return null;
   const v = Math.round(value * 1e6) / 1e6;
   if (v >= min && v <= max) return null;
   const unit = field === 'value' ? 'mmol/L' : field === 'pulse' ? 'bpm' : 'mmHg';
-  return { code: 'out_of_range', field, detail: `${field} ${round(value)} ${unit} is outside ${min}–${max} ${unit}` };
+  if (!sent) return { code: 'out_of_range', field, detail: `${field} ${round(value)} ${unit} is outside ${min}–${max} ${unit}` };
+  // mg/dL per mmol/L multiplies into the sent unit; mmHg per kPa divides.
+  const inSent = (x: number) => round(sent.unit === 'mg/dL' ? x * sent.per : x / sent.per);
+  return {
+    code: 'out_of_range', field,
+    detail: `${field} ${sent.value} ${sent.unit} is outside ${inSent(min)}–${inSent(max)} ${sent.unit} (${min}–${max} ${unit})`,
+  };
 }
 
 function isRefusal(v: Values | Refusal): v is Refusal {

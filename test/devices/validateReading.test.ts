@@ -128,8 +128,18 @@ describe('physiological ranges', () => {
 
   it('names the value, the unit and the range in the detail', () => {
     expect(refused(check(bp({ systolic: 300.1 }))).detail).toBe('systolic 300.1 mmHg is outside 40–300 mmHg');
-    expect(refused(check(glucose({ value: 811, unit: 'mg/dL' }))).detail).toBe('value 45.02 mmol/L is outside 0.5–45 mmol/L');
+    expect(refused(check(glucose({ value: 811, unit: 'mg/dL' }))).detail).toBe('value 811 mg/dL is outside 9.01–810.72 mg/dL (0.5–45 mmol/L)');
     expect(refused(check(bp({ pulse: 251 }))).detail).toBe('pulse 251 bpm is outside 20–250 bpm');
+  });
+
+  it('speaks the sender\'s unit: 9 mg/dL is not "0.5 mmol/L outside 0.5–45 mmol/L"', () => {
+    expect(refused(check(glucose({ value: 9, unit: 'mg/dL' }))).detail).toBe('value 9 mg/dL is outside 9.01–810.72 mg/dL (0.5–45 mmol/L)');
+    expect(refused(check(bp({ systolic: 41, diastolic: 10, unit: 'kPa' }))).detail).toBe('systolic 41 kPa is outside 5.33–40 kPa (40–300 mmHg)');
+  });
+
+  it('names the units a type takes when the unit is unknown', () => {
+    expect(refused(check(bp({ unit: 'psi' }))).detail).toBe('unit must be one of mmHg, kPa');
+    expect(refused(check(glucose({ unit: 'mmol' }))).detail).toBe('unit must be one of mmol/L, mg/dL');
   });
 });
 
