@@ -123,7 +123,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     writer, engine, alerts, directory, now, log: log.child({ component: 'alerts' }),
     notifier: new EscalationNotifier(db, deliveries, new Set(Object.keys(notifiers) as Channel[])),
   });
-  const stream = new StreamHub(eventLog, directory, log.child({ component: 'stream' }));
+  const stream = new StreamHub(eventLog, directory, log.child({ component: 'stream' }), { sessions: users, now });
 
   let ready = false;
   const ingest = new Ingest({

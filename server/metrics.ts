@@ -46,6 +46,10 @@ export class HubMetrics {
   readonly loginFailures = new Counter({
     name: 'anxin_login_failures_total', help: 'Failed web sign-ins', registers: [this.registry],
   });
+  readonly loginRateLimited = new Counter({
+    name: 'anxin_login_rate_limited_total', help: 'Web sign-ins refused (429) after too many failures, by scope: address or username',
+    labelNames: ['scope'] as const, registers: [this.registry],
+  });
 
   readonly influxLag = new Gauge({
     name: 'anxin_influx_lag_readings', help: 'Readings in the journal not yet confirmed by InfluxDB (journal seq − forwarder cursor)', registers: [this.registry],

@@ -26,17 +26,34 @@
  * is serialised once for all the clients that may see it, and the messages of
  * one commit go to a client's socket in one write (the socket is corked around
  * them) instead of one system call each.
+ *
+ * A socket is bound to the session that opened it, and lives no longer. When
+ * the session ends the hub stops sending and closes the socket with
+ * {@link SESSION_ENDED} (4401; dashboards go to the sign-in page instead of
+ * reconnecting): at once on sign-out (`endSession`); on expiry, no event is
+ * sent past `expiresAt` (checked before every send) and the socket is closed
+ * by the next event or sweep, whichever comes first; a user disabled or
+ * removed, or given another role, by the next sweep. The sweep re-reads each
+ * subscriber's session from the store every few seconds rather than keeping a
+ * timer per socket: the hub's clock is injected (tests move it), and the hub
+ * has no API to disable a user or change a role (an administrator does it in
+ * the database, possibly from another process), so no in-process hook would
+ * see it. It costs one primary-key lookup per open socket
+ * per sweep (a few hundred consoles: well under a millisecond).
  */
 import type { Logger } from 'pino';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { DirectoryStore } from '../store/directoryStore.js';
-import type { User } from '../store/userStore.js';
+import type { Session, User } from '../store/userStore.js';
 import type { EventLog, StreamEvent } from './eventLog.js';
 
 interface Subscriber {
   socket: WebSocket;
   user: User;
+  /** The session that opened the socket; it closes when that session ends. */
+  token: string;
+  expiresAt: number;
   /** A doctor's patients, refreshed on each use of a stale cache. */
   patients: Set<string> | null;
   /** Which residents' and homes' readings it wants; null: every reading it may see. */
@@ -58,16 +75,37 @@ export const MAX_WATCHED = 500;
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** How long after `hello` a client may still resume before live events flow: one round trip, generously (a console busy loading). */
 export const DEFAULT_RESUME_GRACE_MS = 500;
+/** How often every open socket's session is re-read from the store (see the top of this file). */
+export const DEFAULT_SESSION_SWEEP_MS = 5000;
+/** WebSocket close code for "your session ended": sign in again; reconnecting with the same session cannot work. */
+export const SESSION_ENDED = 4401;
+
+export interface StreamHubOptions {
+  /** The current state of a session: null once it ended (signed out, expired, user disabled or removed). */
+  sessions: { session(token: string): Session | null };
+  now: () => number;
+  resumeGraceMs?: number;
+  sessionSweepMs?: number;
+}
 
 export class StreamHub {
   private readonly subscribers = new Set<Subscriber>();
+  private readonly sessions: StreamHubOptions['sessions'];
+  private readonly now: () => number;
+  private readonly resumeGraceMs: number;
+  private readonly sweep: NodeJS.Timeout;
 
   constructor(
     private readonly log: EventLog,
     private readonly directory: DirectoryStore,
     private readonly logger: Logger,
-    private readonly resumeGraceMs = DEFAULT_RESUME_GRACE_MS,
+    opts: StreamHubOptions,
   ) {
+    this.sessions = opts.sessions;
+    this.now = opts.now;
+    this.resumeGraceMs = opts.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS;
+    this.sweep = setInterval(() => this.checkSessions(), opts.sessionSweepMs ?? DEFAULT_SESSION_SWEEP_MS);
+    this.sweep.unref();
     log.onCommitted((events) => this.broadcast(events));
   }
 
@@ -75,9 +113,19 @@ export class StreamHub {
     return this.subscribers.size;
   }
 
-  /** Takes a signed-in user's socket. Live after the resume grace, or once a `resume` message has replayed. */
-  accept(socket: WebSocket, user: User): void {
-    const sub: Subscriber = { socket, user, patients: null, watch: null, held: [], grace: null };
+  /**
+   * Takes the socket of the session `token` (already authenticated by the
+   * route). Live after the resume grace, or once a `resume` message has replayed.
+   */
+  accept(socket: WebSocket, token: string): void {
+    const session = this.sessions.session(token);
+    if (!session) {
+      // Signed out between the upgrade's authentication and now.
+      socket.close(SESSION_ENDED, 'session ended');
+      return;
+    }
+    const { user, expiresAt } = session;
+    const sub: Subscriber = { socket, user, token, expiresAt, patients: null, watch: null, held: [], grace: null };
     sub.grace = setTimeout(() => this.goLive(sub), this.resumeGraceMs);
     sub.grace.unref();
     this.subscribers.add(sub);
@@ -87,7 +135,13 @@ export class StreamHub {
     this.send(sub, { type: 'hello', seq: this.log.latestSeq(), user: { username: user.username, role: user.role } });
   }
 
+  /** Closes every socket of this session at once (sign-out); nothing more is sent on them. */
+  endSession(token: string, why: string): void {
+    for (const sub of this.subscribers) if (sub.token === token) this.end(sub, why);
+  }
+
   close(): void {
+    clearInterval(this.sweep);
     for (const s of this.subscribers) {
       if (s.grace) clearTimeout(s.grace);
       s.socket.close(1001, 'hub shutting down');
@@ -100,16 +154,48 @@ export class StreamHub {
     this.subscribers.delete(sub);
   }
 
+  /** The session is over: send nothing more, and tell the client to sign in again rather than reconnect. */
+  private end(sub: Subscriber, why: string): void {
+    this.drop(sub);
+    sub.held = null;
+    this.logger.info({ username: sub.user.username, role: sub.user.role, why }, 'stream closed: session ended');
+    sub.socket.close(SESSION_ENDED, `session ended (${why})`);
+  }
+
+  /** Whether the socket may still be sent to; ends it if its session has run out. */
+  private current(sub: Subscriber): boolean {
+    if (!this.subscribers.has(sub)) return false;
+    if (this.now() < sub.expiresAt) return true;
+    this.end(sub, 'expired');
+    return false;
+  }
+
+  /** The sweep: ends the sockets whose session expired, was deleted, or whose user was disabled, removed or given another role. */
+  private checkSessions(): void {
+    for (const sub of this.subscribers) {
+      try {
+        const session = this.sessions.session(sub.token);
+        if (!session) this.end(sub, this.now() >= sub.expiresAt ? 'expired' : 'signed out or user disabled');
+        else if (session.user.role !== sub.user.role) this.end(sub, 'role changed');
+        else sub.expiresAt = session.expiresAt;
+      } catch (err) {
+        // The store failing now says nothing about the session: check again at the next sweep.
+        this.logger.warn({ err, username: sub.user.username }, 'stream session check failed');
+      }
+    }
+  }
+
   /** No resume came in time: send what was held, then everything as it commits. */
   private goLive(sub: Subscriber): void {
     if (sub.grace) clearTimeout(sub.grace);
     sub.grace = null;
     const held = sub.held ?? [];
     sub.held = null;
-    if (held.length > 0) this.sendEvents(sub, held);
+    if (held.length > 0 && this.current(sub)) this.sendEvents(sub, held);
   }
 
   private onMessage(sub: Subscriber, raw: string): void {
+    if (!this.current(sub)) return;
     let msg: { resume?: unknown; watch?: unknown };
     try {
       msg = JSON.parse(raw) as { resume?: unknown; watch?: unknown };
@@ -184,6 +270,7 @@ export class StreamHub {
     // Each event's JSON, built for the first client that may see it and reused for the others.
     const texts: Array<string | undefined> = new Array(events.length);
     for (const sub of this.subscribers) {
+      if (!this.current(sub)) continue;
       if (sub.held) {
         sub.held.push(...events);
         continue;

@@ -85,4 +85,17 @@ describe('doctor page', () => {
     const res = await t.hub.http.inject({ url: '/api/v1/residents/r-0001', headers: { authorization: `Bearer ${token}` } });
     expect(res.json().targets).toEqual({ bp_high: { systolic: 150 }, glucose_low: { value: 4.4 } });
   });
+
+  it('returns to the sign-in page when the session is ended elsewhere, without reconnecting the stream', async () => {
+    const own = await signIn(browser, base, 'dr-li', doctorPassword);
+    const cookie = (await own.context().cookies()).find((c) => c.name === 'anxin_session')!;
+    // Signed out from another tab (same cookie): the hub closes this page's stream with 4401.
+    const out = await t.hub.http.inject({ method: 'POST', url: '/api/v1/auth/logout', cookies: { anxin_session: cookie.value } });
+    expect(out.statusCode).toBe(200);
+    // Sooner than the stream's reconnect back-off would find out (0.5 + 1 + 2 + 4 s).
+    await own.locator('#username').waitFor({ timeout: 3000 });
+    expect(await own.evaluate(() => (window as unknown as { __ws: { sockets: unknown[] } }).__ws.sockets.length)).toBe(1);
+    expect(new URL(own.url()).pathname).toBe('/login');
+    await own.context().close();
+  });
 });

@@ -28,6 +28,16 @@ export function setUnauthenticatedHandler(fn: () => void): void {
   onUnauthenticated = fn;
 }
 
+/**
+ * The hub ended this session (the stream said so): back to the sign-in page.
+ * Signs out too, which clears the cookie, and ends the session if only the
+ * user's role changed (the page on screen is the old role's).
+ */
+export async function sessionEnded(): Promise<void> {
+  await call('POST', '/api/v1/auth/logout').catch(() => {});
+  onUnauthenticated();
+}
+
 let lang: Lang = 'zh-CN';
 /** Server-side texts (alert titles, hand-off) follow the screen's language. */
 export function setApiLang(l: Lang): void {

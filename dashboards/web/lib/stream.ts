@@ -13,7 +13,9 @@
  * sent again before each resume, so the replay honours it too.
  *
  * Reconnects back off 0.5 s → 8 s; `reconnecting` turns into `offline` when the
- * browser reports no network or after several failed attempts in a row.
+ * browser reports no network or after several failed attempts in a row. A
+ * close with {@link SESSION_ENDED} (signed out elsewhere, expired, account
+ * disabled or its role changed) is not reconnected: the page signs in again.
  */
 import type { ReadingWatch, StreamEvent, StreamMessage } from './types';
 
@@ -29,7 +31,12 @@ export interface StreamHandlers {
   resumed?(replayed: number): void;
   /** The socket keeps failing: maybe the session ended. */
   failing?(): void;
+  /** The hub closed the stream because the session ended; the client has stopped. */
+  sessionEnded?(): void;
 }
+
+/** The hub's close code for "the session ended" (server/realtime/streamHub.ts). */
+export const SESSION_ENDED = 4401;
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000];
 const OFFLINE_AFTER_FAILURES = 3;
@@ -99,9 +106,15 @@ export class StreamClient {
     this.socket = socket;
     this.greeted = false;
     socket.onmessage = (m) => this.onMessage(m.data as string);
-    socket.onclose = () => {
+    socket.onclose = (e) => {
       if (this.socket !== socket) return;
       this.socket = null;
+      if (e.code === SESSION_ENDED) {
+        // Reconnecting with this session cannot work; nor must the page show it as merely offline.
+        this.stop();
+        this.handlers.sessionEnded?.();
+        return;
+      }
       this.scheduleReconnect();
     };
   }

@@ -7,7 +7,7 @@
  * browser tests and for support ("what did this screen see?").
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from './api';
+import { api, sessionEnded } from './api';
 import { newer } from './queue';
 import { StreamClient, streamUrl, type ConnectionState } from './stream';
 import type { Alert, ReadingWatch, StreamEvent } from './types';
@@ -89,6 +89,9 @@ export function useLiveAlerts(opts: {
       failing: () => {
         // The socket may fail because the session ended: a 401 here sends the app to sign-in.
         api.me().catch(() => {});
+      },
+      sessionEnded: () => {
+        if (!stopped) void sessionEnded();
       },
     });
     document.body.dataset.conn = 'connecting';

@@ -164,7 +164,7 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
       websocket: true,
       config: { roles: ROLES.directory },
       schema: { tags: ['alerts'], summary: 'Live events (WebSocket): {seq,type,data}; send {"resume": lastSeq} to replay what was missed' },
-    }, (socket, req) => ctx.stream.accept(socket, req.user!));
+    }, (socket, req) => ctx.stream.accept(socket, req.sessionToken!));
   };
 }
 
