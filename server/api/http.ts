@@ -4,7 +4,6 @@
  * `/mqtt`. Built here, listened to by `server/hub.ts`; tests use `inject`.
  */
 import cookie from '@fastify/cookie';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -48,7 +47,6 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   app.decorateRequest('sessionToken', null);
 
   await app.register(cookie);
-  await app.register(rateLimit, { global: false });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Anxin hub API', description: 'Remote monitoring for home elderly-care beds (家庭养老床位). See SPEC.md §6.', version: '1' },
