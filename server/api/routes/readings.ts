@@ -25,6 +25,9 @@ const AUTO_WINDOWS = 2400;
 const MAX_WINDOWS = 10_000;
 const UNIT_MS = { m: 60_000, h: 3600_000, d: 86_400_000 } as const;
 
+/** Readings in one answer unless `limit` says otherwise. */
+const DEFAULT_LIMIT = 10_000;
+
 export function readingRoutes(ctx: HubContext): FastifyPluginAsync {
   return async (app) => {
     app.get('/api/v1/residents/:id/readings', {
@@ -46,6 +49,9 @@ export function readingRoutes(ctx: HubContext): FastifyPluginAsync {
         response: {
           200: Type.Object({
             readings: Type.Optional(Type.Array(ReadingBody, { description: 'without `every`' })),
+            truncated: Type.Optional(Type.Boolean({
+              description: 'without `every`: more readings are in the range than `limit` (default 10,000); these are the oldest; ask again from the last one\'s `ts`',
+            })),
             every: Type.Optional(Type.String({ description: 'with `every`: the window length used' })),
             windows: Type.Optional(Type.Array(WindowBody, { description: 'with `every`: windows that have readings, oldest first' })),
           }),
@@ -62,8 +68,10 @@ export function readingRoutes(ctx: HubContext): FastifyPluginAsync {
       const to = parseTime(q.to, 'to');
       if (from !== undefined && to !== undefined && from > to) throw new ApiError(400, 'invalid_request', 'from is after to', 'from');
       if (q.every === undefined) {
-        const readings = await ctx.readingQueries.query({ residentId: id, type: q.type, from, to, limit: q.limit });
-        return { readings: readings.map(presentReading) };
+        const limit = q.limit ?? DEFAULT_LIMIT;
+        // One more than asked tells whether the answer was cut.
+        const readings = await ctx.readingQueries.query({ residentId: id, type: q.type, from, to, limit: limit + 1 });
+        return { readings: readings.slice(0, limit).map(presentReading), truncated: readings.length > limit };
       }
       if (!q.type) throw new ApiError(400, 'invalid_request', 'every needs a type: windows summarize one kind of reading', 'type');
       const end = to ?? ctx.now();

@@ -80,6 +80,21 @@ describe('valid readings are stored with converted units', () => {
     const rows = await readings('r-0001', `?type=blood_pressure&from=${base + 30_000}&to=${new Date(base + 150_000).toISOString()}`);
     expect(rows.map((r) => r.id)).toEqual(['range-1', 'range-2']);
   });
+
+  it('says when the answer was cut at its limit, and the next page follows from the last reading', async () => {
+    const base = now() - 7200_000;
+    for (let i = 0; i < 5; i++) {
+      await publishAcked(bp, `${T}/bp-0001/telemetry`, { type: 'blood_pressure', id: `page-${i}`, ts: base + i * 60_000, systolic: 120, diastolic: 80, unit: 'mmHg' });
+    }
+    const range = `type=blood_pressure&from=${base}&to=${base + 4 * 60_000}`;
+    const page = async (query: string) => (await t.hub.http.inject({ url: `/api/v1/residents/r-0001/readings?${query}`, headers: { authorization: `Bearer ${doctorToken}` } })).json();
+    const first = await page(`${range}&limit=3`);
+    expect(first.readings.map((r: { id: string }) => r.id)).toEqual(['page-0', 'page-1', 'page-2']);
+    expect(first.truncated).toBe(true);
+    const rest = await page(`type=blood_pressure&from=${Date.parse(first.readings[2].ts) + 1}&to=${base + 4 * 60_000}&limit=3`);
+    expect(rest).toMatchObject({ readings: [{ id: 'page-3' }, { id: 'page-4' }], truncated: false });
+    expect((await page(`${range}&limit=5`)).truncated).toBe(false);
+  });
 });
 
 describe('every refusal is answered on rejects with its code', () => {
