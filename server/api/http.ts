@@ -77,9 +77,13 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
       const v = err.validation[0]!;
       const missing = v.params?.missingProperty as string | undefined;
       const field = [v.instancePath.slice(1).replaceAll('/', '.'), missing].filter(Boolean).join('.') || err.validationContext || '';
-      return reply.status(400).send({ error: 'invalid_request', message: `${err.validationContext ?? 'request'} ${field} ${v.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim(), field });
+      const where = field === err.validationContext ? field : `${err.validationContext ?? 'request'} ${field}`;
+      return reply.status(400).send({ error: 'invalid_request', message: `${where} ${v.message ?? 'is invalid'}`.replace(/\s+/g, ' ').trim(), field });
     }
     if (err.statusCode === 429) return reply.status(429).send({ error: 'rate_limited', message: err.message });
+    // The framework's own refusals of a body, in the API's words rather than its codes (FST_ERR_CTP_…).
+    const body = err.code ? BODY_ERRORS[err.code] : undefined;
+    if (body) return reply.status(err.statusCode ?? 400).send({ error: body.error, message: `${body.message}: ${err.message}`, field: 'body' });
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send({ error: err.code ?? 'bad_request', message: err.message });
     }
@@ -103,6 +107,14 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   await app.register(uiRoutes());
   return app;
 }
+
+/** Fastify's refusals of a request body, by its error code. */
+const BODY_ERRORS: Record<string, { error: string; message: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { error: 'invalid_json', message: 'the body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { error: 'invalid_json', message: 'the body is empty; send a JSON object' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { error: 'unsupported_media_type', message: 'send the body as application/json' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { error: 'payload_too_large', message: 'the body is too large' },
+};
 
 /** Resolves the session from `Authorization: Bearer` or the session cookie. */
 async function authenticateRequest(ctx: HubContext, req: FastifyRequest): Promise<void> {

@@ -60,6 +60,17 @@ describe('sign-in', () => {
     expect(res.json()).toMatchObject({ error: 'invalid_request', field: 'password' });
   });
 
+  it('answers a body that is not JSON, or not sent as JSON, in the API\'s words', async () => {
+    const post = (payload: string, contentType: string) => t.hub.http.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': contentType }, payload });
+    const broken = await post('{"username":', 'application/json');
+    expect(broken.statusCode).toBe(400);
+    expect(broken.json()).toMatchObject({ error: 'invalid_json', field: 'body', message: expect.stringMatching(/^the body is not valid JSON: /) });
+    const empty = await post('', 'application/json');
+    expect([empty.statusCode, empty.json().error]).toEqual([400, 'invalid_json']);
+    const text = await post('username=admin', 'text/plain');
+    expect([text.statusCode, text.json()]).toEqual([400, { error: 'invalid_request', field: 'body', message: 'body must be object' }]);
+  });
+
   it('rate-limits failed sign-ins per address', async () => {
     const codes: number[] = [];
     for (let i = 0; i < 14; i++) {
