@@ -150,6 +150,9 @@ export class Watchdog {
       const match = gatewayOffline({ offlineSince: since, now }, this.deps.config);
       if (match) this.raise(`home:${homeId}:gateway_offline`, match, { homeId, residentId: null, deviceId: null }, now, since);
     }
+    // Motion that gateways kept while the hub was down arrives when they reconnect and replay their
+    // outboxes: until they have had that time (gateway_offline's), the hub's downtime is not the home's stillness.
+    if (now < this.startedAt + this.deps.config.rules.gateway_offline.minutes * 60_000) return;
     const withMotionSensors = new Set<string>();
     for (const d of this.deps.directory.allDevices().values()) if (d.type === 'motion_sensor') withMotionSensors.add(d.homeId);
     for (const homeId of withMotionSensors) {
