@@ -52,6 +52,9 @@ describe('admin page', () => {
     const text = await errors.innerText();
     expect(text).toContain('/homes/0/devices/1/type');
     expect(text).toContain('/homes/0/residents/0/birthYear');
+    // The hub's English problems, said in Chinese on a Chinese screen.
+    expect(text).toMatch(/birthYear\s+不能小于 1900/);
+    expect(text).toMatch(/type\s+必须是以下之一/);
     expect(await page.locator('[data-testid="home-wh-0002"]').count()).toBe(0);
   });
 

@@ -9,8 +9,9 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../lib/api';
-import { timeZone } from '../lib/format';
+import { chartTicks, chartTime, timeZone } from '../lib/format';
 import { useI18n, type T } from '../lib/i18n';
+import { LoadError } from './LoadError';
 import type { Reading } from '../lib/types';
 
 export type ChartType = 'blood_pressure' | 'glucose';
@@ -23,21 +24,22 @@ interface Line { at: number; color: string; label: string }
 let themeOf: Element = document.documentElement;
 const css = (name: string) => getComputedStyle(themeOf).getPropertyValue(name).trim() || '#888';
 
-export function VitalsChart(props: { residentId: string; type: ChartType; days: number; thresholds: Thresholds; refreshKey?: number; height?: number }) {
+export function VitalsChart(props: { residentId: string; type: ChartType; days: number; thresholds: Thresholds; refreshKey?: string | number; height?: number }) {
   const { t, lang } = useI18n();
   const box = useRef<HTMLDivElement>(null);
   const [readings, setReadings] = useState<Reading[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [retries, setRetries] = useState(0);
 
   useEffect(() => {
     let live = true;
     const from = new Date(Date.now() - props.days * 86400_000);
     api.readings(props.residentId, props.type, from).then(
       (r) => { if (live) { setReadings(r); setError(null); } },
-      (e: Error) => { if (live) setError(e.message); },
+      (e: unknown) => { if (live) setError(e); },
     );
     return () => { live = false; };
-  }, [props.residentId, props.type, props.days, props.refreshKey]);
+  }, [props.residentId, props.type, props.days, props.refreshKey, retries]);
 
   useEffect(() => {
     const el = box.current;
@@ -58,13 +60,21 @@ export function VitalsChart(props: { residentId: string; type: ChartType; days: 
         y: { range: () => spec.yRange },
       },
       axes: [
-        { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        {
+          stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 56, space: 80,
+          // 24-hour, localized labels; also left on the figure (`data-x-ticks`) for tests and support.
+          values: (_u: uPlot, splits: number[], _axis: number, _space: number, incr: number) => {
+            const labels = chartTicks(splits, incr, lang);
+            el.closest('figure')?.setAttribute('data-x-ticks', labels.join('|').replaceAll('\n', ' '));
+            return labels;
+          },
+        },
         { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 48 },
       ],
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
       series: [
-        { label: lang === 'en' ? 'Time' : '时间' },
+        { label: lang === 'en' ? 'Time' : '时间', value: (_u: uPlot, sec: number | null) => (sec === null ? '--' : chartTime(sec, lang)) },
         ...spec.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, points: { show: true, size: 7, fill: s.color } })),
       ],
       hooks: { drawClear: [(u: uPlot) => drawTargets(u, spec.bands, spec.lines, css('--band'))] },
@@ -83,13 +93,15 @@ export function VitalsChart(props: { residentId: string; type: ChartType; days: 
     <figure class="chart" data-testid={`chart-${props.type}`} data-points={readings?.length ?? ''} data-series={readings ? (props.type === 'blood_pressure' ? 3 : 1) : ''} aria-label={`${title}: ${t('chartPoints', { n: readings?.length ?? 0 })}`}>
       <figcaption>
         <span class="chart-title">{title}</span>
-        <span class="muted">{readings ? t('chartPoints', { n: readings.length }) : error ?? t('loading')}</span>
+        <span class="muted">{readings ? t('chartPoints', { n: readings.length }) : error ? '' : t('loading')}</span>
         <span class="chart-key">
-          <span class="swatch swatch-band" aria-hidden="true" />{t('targetBand')}
+          {/* The blood-pressure band is the systolic target only (bp_low..bp_high systolic): say so. */}
+          <span class="swatch swatch-band" aria-hidden="true" />{props.type === 'blood_pressure' ? t('systolicTarget') : t('targetBand')}
           <span class="swatch swatch-line" aria-hidden="true" />{t('criticalLine')}
           {props.type === 'blood_pressure' && <><span class="swatch swatch-line high" aria-hidden="true" />{t('highLine')}</>}
         </span>
       </figcaption>
+      {error !== null && <LoadError error={error} onRetry={() => { setError(null); setRetries((n) => n + 1); }} testId={`chart-error-${props.type}`} compact />}
       <div ref={box} class="chart-plot" />
     </figure>
   );

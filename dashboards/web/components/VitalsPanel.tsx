@@ -11,7 +11,8 @@ export function VitalsPanel(props: {
   /** Shown first (e.g. the type of the selected alert); the other is one click away unless `both`. */
   initial?: ChartType;
   both?: boolean;
-  refreshKey?: number;
+  /** Any change refetches the charts (a live reading, the connection coming back). */
+  refreshKey?: string | number;
   height?: number;
 }) {
   const { t } = useI18n();

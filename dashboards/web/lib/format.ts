@@ -77,3 +77,33 @@ function contextText(c: string, lang: Lang): string {
 export function telHref(phone: string): string {
   return `tel:${phone.replace(/[^\d+]/g, '')}`;
 }
+
+const MONTHS_EN = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** `11月24日` / `Nov 24`. */
+const dayLabel = (p: Record<string, string>, lang: Lang) =>
+  lang === 'en' ? `${MONTHS_EN[Number(p.month) - 1]} ${Number(p.day)}` : `${Number(p.month)}月${Number(p.day)}日`;
+
+/**
+ * Time-axis tick labels of a chart (`splits` in epoch seconds, `incr` the tick
+ * spacing in seconds), 24-hour and in the screen's language: days as `11月24日`
+ * / `Nov 24`; hours as `14:00`, with the day above the first tick of each day.
+ * (uPlot's defaults are English 12-hour: `12pm`, `12am`.)
+ */
+export function chartTicks(splits: number[], incr: number, lang: Lang): string[] {
+  let lastDay = '';
+  return splits.map((sec) => {
+    const p = dateParts(sec * 1000);
+    const day = dayLabel(p, lang);
+    if (incr >= 86400) return day;
+    const hm = `${p.hour}:${p.minute}`;
+    const first = day !== lastDay;
+    lastDay = day;
+    return first ? `${day}\n${hm}` : hm;
+  });
+}
+
+/** A chart's cursor time (legend): `11月24日 14:05` / `Nov 24 14:05`. */
+export function chartTime(sec: number, lang: Lang): string {
+  const p = dateParts(sec * 1000);
+  return `${dayLabel(p, lang)} ${p.hour}:${p.minute}`;
+}

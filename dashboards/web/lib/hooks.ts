@@ -72,3 +72,22 @@ export function useDebounced(fn: () => void, ms: number): () => void {
     }, ms);
   };
 }
+
+/**
+ * Counts the live stream's returns: bumped each time the connection is back
+ * (`connected` after `reconnecting` or `offline`), not on the first connect.
+ * A dependency for loaders, so what failed while the hub was unreachable is
+ * fetched again on its own once it is reachable.
+ */
+export function useReconnects(connection: string): number {
+  const [count, setCount] = useState(0);
+  const lost = useRef(false);
+  useEffect(() => {
+    if (connection === 'reconnecting' || connection === 'offline') lost.current = true;
+    else if (connection === 'connected' && lost.current) {
+      lost.current = false;
+      setCount((n) => n + 1);
+    }
+  }, [connection]);
+  return count;
+}

@@ -5,6 +5,7 @@
  */
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
+import { ApiError } from './api';
 import type { Lang } from './types';
 
 const M = {
@@ -113,6 +114,12 @@ const M = {
   history: ['处理记录', 'History'],
   readingsOfAlert: ['相关读数', 'Readings'],
   actionFailed: ['操作失败：{m}', 'Action failed: {m}'],
+  loadFailed: ['加载失败：{m}', 'Could not load: {m}'],
+  keyHandoff: ['再次显示 120 交接单', 'Show 120 hand-off'],
+  noHandoff: ['此告警未呼叫 120，没有交接单：需要时按 E 呼叫 120', 'This alert was not escalated to 120, so there is no hand-off: press E to call 120'],
+  noDoctor: ['未登记家庭医生，不能转医生', 'No family doctor recorded: cannot escalate to a doctor'],
+  noDoctorNext: ['未登记家庭医生，不能转医生：情况紧急请按 E 呼叫 120；并请管理员为其登记家庭医生', 'No family doctor is recorded, so this cannot go to a doctor: if urgent press E to call 120, and ask an administrator to record one'],
+  callUnavailable: ['联系人信息尚未加载，无法拨打：请点“重试”或稍候', 'Contacts are not loaded yet, so there is nobody to call: press Retry or wait'],
 
   resident: ['老人', 'Resident'],
   age: ['{n} 岁', '{n} y'],
@@ -136,6 +143,7 @@ const M = {
   bloodPressure: ['血压', 'Blood pressure'],
   glucose: ['血糖', 'Glucose'],
   systolic: ['收缩压', 'Systolic'],
+  systolicTarget: ['收缩压目标', 'Systolic target'],
   diastolic: ['舒张压', 'Diastolic'],
   pulse: ['脉搏', 'Pulse'],
   targetBand: ['目标范围', 'Target range'],
@@ -310,10 +318,64 @@ export function localizeProblem(message: string, lang: Lang): string {
     [/^must be one of (.+)$/, (m) => `必须是以下之一：${m[1]}`],
     [/^is not a known (rule|setting)$/, () => '不是已知的规则或设置'],
     [/^is not a threshold of (\S+)/, (m) => `不是 ${m[1]} 的阈值`],
+    // The import's problems (server/import/importChecks.ts, devices/schemaValidator.ts).
+    [/^must be <= (.+)$/, (m) => `不能大于 ${m[1]}`],
+    [/^must be >= (.+)$/, (m) => `不能小于 ${m[1]}`],
+    [/^must be < (.+)$/, (m) => `必须小于 ${m[1]}`],
+    [/^must be > (.+)$/, (m) => `必须大于 ${m[1]}`],
+    [/^is required$/, () => '必填'],
+    [/^is not a known field$/, () => '不是可识别的字段'],
+    [/^must not be blank$/, () => '不能为空'],
+    [/^must be (string|integer|number|array|object|boolean)$/, (m) => `类型应为 ${m[1]}`],
+    [/^must NOT have (fewer|more) than (\d+) (characters|items)$/, (m) => `${m[3] === 'items' ? '项数' : '长度'}不能${m[1] === 'fewer' ? '少' : '多'}于 ${m[2]}`],
+    [/^has a value that is not allowed$/, () => '取值不被允许'],
+    [/^duplicates (\S+)$/, (m) => `与 ${m[1]} 重复`],
+    [/^no user (\S+) in this document or the directory$/, (m) => `本文件和系统中都没有用户 ${m[1]}`],
+    [/^user (\S+) has role (\S+), not doctor$/, (m) => `用户 ${m[1]} 的角色是 ${m[2]}，不是医生`],
+    [/^no resident (\S+) in this document or the directory$/, (m) => `本文件和系统中都没有老人 ${m[1]}`],
   ];
   for (const [re, fn] of rules) {
     const m = message.match(re);
     if (m) return fn(m);
   }
   return message;
+}
+
+/**
+ * What an error of the hub means to the person at the screen, and what to do
+ * next, by the stable code of its answer (server/api/errors.ts, the alert
+ * lifecycle's `illegal_transition`, `note_required`, `no_doctor`, …). The hub's
+ * own `message` is an English sentence for developers; it is never shown on a
+ * Chinese screen, and on an English one only for a code this table lacks.
+ */
+const ERROR_TEXT: Record<string, readonly [string, string]> = {
+  network: ['无法连接到中心服务器：请检查网络，连接恢复后会自动重新加载', 'Cannot reach the hub: check the network; this reloads by itself when the connection is back'],
+  illegal_transition: ['该告警已被他人处理（状态已变化）：请查看最新状态后再操作', 'Someone else has already acted on this alert: check its current state before acting'],
+  no_doctor: ['该老人未登记家庭医生，不能转医生：情况紧急请呼叫 120，并请管理员登记家庭医生', 'No family doctor is recorded for this resident: if urgent call 120, and ask an administrator to record a doctor'],
+  note_required: ['结束未认领的告警需要写明原因：请填写备注后再结束', 'Resolving an alert nobody claimed needs a note: write why, then resolve'],
+  forbidden: ['您的账号无权进行此操作：请联系值班组长或管理员', 'Your account may not do this: ask the shift lead or an administrator'],
+  not_found: ['找不到该记录（可能已被删除或不在您的范围内）：请刷新页面', 'Not found (removed, or not yours to see): reload the page'],
+  rate_limited: ['操作过于频繁：请稍等一分钟再试', 'Too many requests: wait a minute and try again'],
+  invalid_request: ['提交的内容无效：请检查后重试', 'The request was not valid: check what you entered and try again'],
+  invalid_json: ['提交的内容不是有效的 JSON：请检查文件后重试', 'What was sent is not valid JSON: check the file and try again'],
+  payload_too_large: ['文件过大，中心拒收：请拆分为几个较小的文件分别导入', 'The file is too large for the hub: split it into smaller files and import each'],
+  unsupported_media_type: ['中心不接受此类内容：请提交 JSON', 'The hub does not accept this kind of content: send JSON'],
+  invalid_document: ['导入文件有误，未写入任何内容：请按提示修改后重新导入', 'The import file has errors and nothing was written: fix them and import again'],
+  invalid_targets: ['目标值有误，请检查标红的项', 'Some targets are invalid; see the fields in red'],
+  invalid_credentials: ['用户名或密码错误', 'Wrong username or password'],
+  unauthenticated: ['登录已失效：请重新登录', 'Your session has ended: sign in again'],
+  internal: ['中心服务器出错（已记录）：请稍后重试，紧急情况请直接电话处理', 'The hub failed (it has been logged): try again shortly; in an emergency act by phone'],
+};
+
+/** An error thrown by the api client (or by fetch itself) as text for `lang`, with the next step. */
+export function errorText(e: unknown, lang: Lang): string {
+  const en = lang === 'en' ? 1 : 0;
+  if (!(e instanceof ApiError)) {
+    // fetch rejects with a TypeError ("Failed to fetch", "NetworkError …") when the hub cannot be reached.
+    return ERROR_TEXT.network![en];
+  }
+  const known = ERROR_TEXT[e.code];
+  if (known) return known[en];
+  if (en) return e.message;
+  return e.status >= 500 ? ERROR_TEXT.internal![0] : `操作未完成（${e.code}）：请稍后重试`;
 }

@@ -5,9 +5,10 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ConnectionBadge, Header } from '../components/Header';
+import { LoadError } from '../components/LoadError';
 import { api } from '../lib/api';
 import { clock, elapsed, vitalsText } from '../lib/format';
-import { useDebounced, useLoad, useNow } from '../lib/hooks';
+import { useDebounced, useLoad, useNow, useReconnects } from '../lib/hooks';
 import { severityId, stateId, useI18n } from '../lib/i18n';
 import { SEVERITY_ORDER, type Alert, type ResidentSummary, type User } from '../lib/types';
 import { useLiveAlerts } from '../lib/useLiveAlerts';
@@ -35,6 +36,14 @@ export function DoctorPage(props: { user: User; onSignOut: () => void }) {
     },
     onAlertEvent: () => refreshPatients(),
   });
+
+  // The stream is back after a drop: reload what may have failed or gone stale meanwhile (the panels refetch too).
+  const reconnects = useReconnects(live.connection);
+  useEffect(() => {
+    if (reconnects === 0) return;
+    patients.reload();
+    if (config.error) config.reload();
+  }, [reconnects]);
 
   const me = props.user.username;
   const all = [...live.alerts.values()].filter((a) => a.state !== 'resolved');
@@ -92,9 +101,12 @@ export function DoctorPage(props: { user: User; onSignOut: () => void }) {
           </section>
         </aside>
         <div class="doctor-detail">
-          {selectedAlert && <DoctorAlertPanel alert={selectedAlert} user={props.user} onChanged={live.put} />}
-          {patient && <PatientPanel key={patient.resident.id} summary={patient} config={config.value} refreshKey={readingTick} onTargetsSaved={patients.reload} />}
-          {!selectedAlert && !patient && <p class="empty-detail">{patients.loading ? t('loading') : t('selectAlert')}</p>}
+          {/* Keyed by alert: a note or outcome typed for one alert must never be sent with another. */}
+          {selectedAlert && <DoctorAlertPanel key={selectedAlert.id} alert={selectedAlert} user={props.user} reconnects={reconnects} onChanged={live.put} />}
+          {patient && <PatientPanel key={patient.resident.id} summary={patient} config={config.value} refreshKey={`${readingTick}:${reconnects}`} onTargetsSaved={patients.reload} />}
+          {!selectedAlert && !patient && (patients.error && !patients.value
+            ? <LoadError error={patients.error} onRetry={patients.reload} testId="patients-error" />
+            : <p class="empty-detail">{patients.loading ? t('loading') : t('selectAlert')}</p>)}
         </div>
       </main>
     </div>

@@ -9,8 +9,8 @@ import { Header, ConnectionBadge } from '../components/Header';
 import { KpiStrip } from '../components/KpiStrip';
 import { AlarmSound, type AudioState } from '../lib/alarm';
 import { api, ApiError } from '../lib/api';
-import { useDebounced, useHotkeys, useLoad, useNow } from '../lib/hooks';
-import { useI18n } from '../lib/i18n';
+import { useDebounced, useHotkeys, useLoad, useNow, useReconnects } from '../lib/hooks';
+import { errorText, useI18n } from '../lib/i18n';
 import { buildQueue, needsAlarm, openBySeverity, queueOrder } from '../lib/queue';
 import type { Alert, Handoff, Home, Outcome, Resident, User } from '../lib/types';
 import { useLiveAlerts } from '../lib/useLiveAlerts';
@@ -30,7 +30,8 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
   const [dialog, setDialog] = useState<DialogState | null>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<{ text: string; error: boolean } | null>(null);
-  const [dialogError, setDialogError] = useState<string | null>(null);
+  /** An action's failure while its dialog is open: shown in the dialog (a toast would sit behind its backdrop). */
+  const [dialogError, setDialogError] = useState<{ text: string; code: string | null } | null>(null);
   const [readingTick, setReadingTick] = useState(0);
   const [deviceTick, setDeviceTick] = useState(0);
   const [audio, setAudio] = useState<{ audio: AudioState; sounding: boolean }>({ audio: 'locked', sounding: false });
@@ -65,6 +66,14 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
       if (e.type === 'device.status' && e.data.homeId === sel.homeId) bumpDevice();
     },
   });
+
+  // The stream is back after a drop (hub restart, network): reload what failed meanwhile; the detail does the same.
+  const reconnects = useReconnects(live.connection);
+  useEffect(() => {
+    if (reconnects === 0) return;
+    if (residents.error) residents.reload();
+    if (homes.error) homes.reload();
+  }, [reconnects]);
 
   const incidents = useMemo(() => buildQueue(live.alerts.values(), now), [live.version, Math.floor(now / 5000)]);
   const order = useMemo(() => queueOrder(incidents), [incidents]);
@@ -106,6 +115,21 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
     setShift(state !== 'unavailable');
   };
 
+  /**
+   * No family doctor would receive this alert (the hub's rule, alertService.doctorFor):
+   * the resident's own, or for a home-level alert the one doctor of the home's residents.
+   * Unknown while the directory is not loaded: then the hub decides and the dialog says why.
+   */
+  const noDoctor = (a: Alert): boolean => {
+    if (!residents.value) return false;
+    if (a.residentId) {
+      const r = residentMap.get(a.residentId);
+      return r !== undefined && !r.doctor;
+    }
+    const doctors = new Set(residents.value.filter((r) => r.homeId === a.homeId && r.doctor).map((r) => r.doctor));
+    return doctors.size !== 1;
+  };
+
   const say = (text: string, error = false) => {
     setNotice({ text, error });
     if (!error) setTimeout(() => setNotice((n) => (n?.text === text ? null : n)), 4000);
@@ -120,9 +144,9 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
       setDialog(null);
       done?.(r);
     } catch (e) {
-      const message = e instanceof ApiError ? e.message : (e as Error).message;
-      if (dialog?.kind === 'resolve') setDialogError(message);
-      else say(t('actionFailed', { m: message }), true);
+      const text = errorText(e, lang);
+      if (dialog && dialog.kind !== 'help' && dialog.kind !== 'handoff') setDialogError({ text, code: e instanceof ApiError ? e.code : null });
+      else say(t('actionFailed', { m: text }), true);
     } finally {
       setBusy(false);
     }
@@ -135,14 +159,19 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
       case 'ack':
         if (a.state === 'open') void act(() => api.ack(a.id), () => say(`${t('actAck')} ✓`));
         break;
-      case 'call':
-        document.querySelector<HTMLAnchorElement>('[data-testid="resident-card"] a.tel')?.click();
+      case 'call': {
+        const tel = document.querySelector<HTMLAnchorElement>('[data-testid="resident-card"] a.tel');
+        if (tel) tel.click();
+        else say(t('callUnavailable'), true);
         break;
+      }
       case 'doctor':
-        if (a.state !== 'resolved' && a.state !== 'escalated') setDialog({ kind: 'doctor', alert: a });
+        if (a.state === 'resolved' || a.state === 'escalated') break;
+        if (noDoctor(a)) say(t('noDoctorNext'), true);
+        else openEscalate('doctor', a);
         break;
       case 'emergency':
-        if (a.state !== 'resolved' && a.escalation?.target !== 'emergency') setDialog({ kind: 'emergency', alert: a });
+        if (a.state !== 'resolved' && a.escalation?.target !== 'emergency') openEscalate('emergency', a);
         else if (a.escalation?.target === 'emergency') action('handoff');
         break;
       case 'resolve':
@@ -152,9 +181,16 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
         }
         break;
       case 'handoff':
-        api.handoff(a.id).then((h) => setDialog({ kind: 'handoff', handoff: h }), (e: Error) => say(t('actionFailed', { m: e.message }), true));
+        // Only an alert escalated to 120 has a hand-off to show again.
+        if (a.escalation?.target !== 'emergency') say(t('noHandoff'));
+        else api.handoff(a.id).then((h) => setDialog({ kind: 'handoff', handoff: h }), (e: unknown) => say(t('actionFailed', { m: errorText(e, lang) }), true));
         break;
     }
+  };
+
+  const openEscalate = (kind: 'doctor' | 'emergency', a: Alert) => {
+    setDialogError(null);
+    setDialog({ kind, alert: a });
   };
 
   const move = (delta: number) => {
@@ -197,27 +233,29 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
         <AlertQueue incidents={incidents} selectedId={selectedId} onSelect={setSelectedId} residents={residentMap} homes={homeMap} now={now} />
         <div class="console-detail">
           {selected ? (
-            <AlertDetail key={selected.id} alert={selected} now={now} readingTick={readingTick} deviceTick={deviceTick} onAction={action} busy={busy} />
+            <AlertDetail key={selected.id} alert={selected} now={now} readingTick={readingTick} deviceTick={deviceTick} reconnects={reconnects}
+              noDoctor={noDoctor(selected)} onAction={action} busy={busy} />
           ) : (
             <p class="empty-detail">{t('selectAlert')}</p>
           )}
         </div>
       </main>
       <footer class="shortcut-bar" aria-label={t('shortcuts')}>
-        {SHORTCUTS.slice(0, 8).map(([k, id]) => <span key={k}><kbd>{k}</kbd> {t(id)}</span>)}
+        {SHORTCUTS.filter(([k]) => k !== 'Esc').map(([k, id]) => <span key={k}><kbd>{k}</kbd> {t(id)}</span>)}
       </footer>
       {notice && <div class={`toast${notice.error ? ' toast-error' : ''}`} role={notice.error ? 'alert' : 'status'} onClick={() => setNotice(null)}>{notice.text}</div>}
       {dialog?.kind === 'help' && <HelpDialog onClose={() => setDialog(null)} />}
       {dialog?.kind === 'handoff' && <HandoffDialog handoff={dialog.handoff} onClose={() => setDialog(null)} />}
       {(dialog?.kind === 'doctor' || dialog?.kind === 'emergency') && (
-        <EscalateDialog target={dialog.kind} busy={busy} onClose={() => setDialog(null)}
+        <EscalateDialog key={dialog.kind} target={dialog.kind} busy={busy} error={dialogError?.text ?? null} onClose={() => setDialog(null)}
+          onEmergency={dialogError?.code === 'no_doctor' ? () => openEscalate('emergency', dialog.alert) : undefined}
           onConfirm={(note) => void act(() => api.escalate(dialog.alert.id, dialog.kind as 'doctor' | 'emergency', note.trim() || undefined), (r) => {
             if (r.handoff) setDialog({ kind: 'handoff', handoff: r.handoff });
             else say(`${t('actDoctor')} ✓`);
           })} />
       )}
       {dialog?.kind === 'resolve' && (
-        <ResolveDialog alert={dialog.alert} busy={busy} error={dialogError} onClose={() => setDialog(null)}
+        <ResolveDialog alert={dialog.alert} busy={busy} error={dialogError?.text ?? null} onClose={() => setDialog(null)}
           onConfirm={(outcome: Outcome, note) => void act(() => api.resolve(dialog.alert.id, outcome, note.trim() || undefined), () => say(`${t('actResolve')} ✓`))} />
       )}
     </div>

@@ -6,13 +6,13 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError } from '../../lib/api';
 import { copyText } from '../../lib/clipboard';
-import { useI18n } from '../../lib/i18n';
+import { errorText, localizeProblem, useI18n } from '../../lib/i18n';
 import type { ImportResult } from '../../lib/types';
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
 
 export function ImportPanel(props: { onImported: () => void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [file, setFile] = useState<File | null>(null);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<ImportResult | null>(null);
@@ -39,7 +39,7 @@ export function ImportPanel(props: { onImported: () => void }) {
       props.onImported();
     } catch (err) {
       if (err instanceof ApiError && err.errors.length) setProblems(err.errors);
-      else setError((err as Error).message);
+      else setError(errorText(err, lang));
     } finally {
       setBusy(false);
     }
@@ -64,7 +64,7 @@ export function ImportPanel(props: { onImported: () => void }) {
         <div class="problems" role="alert" data-testid="import-errors">
           <p class="form-error">{t('importFailed')}</p>
           <ul>
-            {problems.map((p, i) => <li key={i}><code class="path">{p.path}</code> {p.message}</li>)}
+            {problems.map((p, i) => <li key={i}><code class="path">{p.path}</code> {localizeProblem(p.message, lang)}</li>)}
           </ul>
         </div>
       )}

@@ -4,20 +4,25 @@
  */
 import { useState } from 'preact/hooks';
 import { AlertHistory } from '../../components/AlertHistory';
-import { api, ApiError } from '../../lib/api';
+import { LoadError } from '../../components/LoadError';
+import { api } from '../../lib/api';
 import { clock } from '../../lib/format';
 import { useLoad } from '../../lib/hooks';
-import { OUTCOME_TEXT, severityId, stateId, useI18n, word } from '../../lib/i18n';
+import { errorText, OUTCOME_TEXT, severityId, stateId, useI18n, word } from '../../lib/i18n';
 import { OUTCOMES, type Alert, type Outcome, type User } from '../../lib/types';
 
-export function DoctorAlertPanel(props: { alert: Alert; user: User; onChanged: (a: Alert) => void }) {
+/**
+ * Holds the note and outcome being written for this one alert: the page keys
+ * it by alert id, so they (and an error) never carry over to another alert.
+ */
+export function DoctorAlertPanel(props: { alert: Alert; user: User; reconnects: number; onChanged: (a: Alert) => void }) {
   const { t, lang } = useI18n();
   const a = props.alert;
-  const detail = useLoad(() => api.alert(a.id), [a.id, a.updatedAt]);
+  const detail = useLoad(() => api.alert(a.id), [a.id, a.updatedAt, props.reconnects]);
   const [note, setNote] = useState('');
   const [outcome, setOutcome] = useState<Outcome>('handled');
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
   const mine = a.escalation?.target === 'doctor' && a.escalation.to === props.user.username && a.state === 'escalated';
 
   const run = async (fn: () => Promise<{ alert: Alert }>, clear = false) => {
@@ -28,7 +33,7 @@ export function DoctorAlertPanel(props: { alert: Alert; user: User; onChanged: (
       props.onChanged(r.alert);
       if (clear) setNote('');
     } catch (e) {
-      setError(e instanceof ApiError ? e.message : (e as Error).message);
+      setError(e);
     } finally {
       setBusy(false);
     }
@@ -65,8 +70,9 @@ export function DoctorAlertPanel(props: { alert: Alert; user: User; onChanged: (
           </div>
         </div>
       )}
-      {error && <p class="form-error" role="alert">{error}</p>}
-      {detail.value && detail.value.alert.id === a.id && <AlertHistory detail={detail.value} />}
+      {error !== null && <p class="form-error" role="alert" data-testid="doctor-error">{t('actionFailed', { m: errorText(error, lang) })}</p>}
+      {detail.value && detail.value.alert.id === a.id ? <AlertHistory detail={detail.value} />
+        : detail.error && <LoadError error={detail.error} onRetry={detail.reload} testId="history-error" />}
     </section>
   );
 }

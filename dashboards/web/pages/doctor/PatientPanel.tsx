@@ -6,7 +6,7 @@ import { CONDITION_TEXT, useI18n, word } from '../../lib/i18n';
 import type { HubConfig, ResidentSummary } from '../../lib/types';
 import { TargetsEditor } from './TargetsEditor';
 
-export function PatientPanel(props: { summary: ResidentSummary; config: HubConfig | null; refreshKey: number; onTargetsSaved: () => void }) {
+export function PatientPanel(props: { summary: ResidentSummary; config: HubConfig | null; refreshKey: string | number; onTargetsSaved: () => void }) {
   const { t, lang } = useI18n();
   const s = props.summary;
   const r = s.resident;

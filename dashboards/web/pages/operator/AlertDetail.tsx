@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { AlertHistory } from '../../components/AlertHistory';
+import { LoadError } from '../../components/LoadError';
 import { ResidentCard } from '../../components/ResidentCard';
 import { VitalsPanel } from '../../components/VitalsPanel';
 import { api } from '../../lib/api';
@@ -22,11 +23,22 @@ interface Loaded {
   home: HomeDetail | null;
 }
 
-export function AlertDetail(props: { alert: Alert; now: number; readingTick: number; deviceTick: number; onAction: (k: ActionKind) => void; busy: boolean }) {
+/** The resident part: loading (first time), loaded, or failed (kept apart from loading, so a failure never reads as "loading…"). */
+type ResidentLoad = { status: 'loading' } | { status: 'loaded'; value: Loaded | null } | { status: 'failed'; error: unknown };
+
+export function AlertDetail(props: {
+  alert: Alert; now: number; readingTick: number; deviceTick: number;
+  /** Bumped when the live connection comes back: whatever failed meanwhile is fetched again. */
+  reconnects: number;
+  /** No family doctor is recorded for whom this alert is about: `D` cannot work, say so and what to do instead. */
+  noDoctor: boolean;
+  onAction: (k: ActionKind) => void; busy: boolean;
+}) {
   const { t, lang } = useI18n();
   const a = props.alert;
-  const detail = useLoad<Detail>(() => api.alert(a.id), [a.id, a.updatedAt]);
-  const [loaded, setLoaded] = useState<Loaded | null>(null);
+  const detail = useLoad<Detail>(() => api.alert(a.id), [a.id, a.updatedAt, props.reconnects]);
+  const [res, setRes] = useState<ResidentLoad>({ status: 'loading' });
+  const [retries, setRetries] = useState(0);
 
   useEffect(() => {
     let live = true;
@@ -42,14 +54,25 @@ export function AlertDetail(props: { alert: Alert; now: number; readingTick: num
       const summary = await api.summary(first.id).catch(() => null);
       return { resident: { ...first, home, devices: home.devices }, summary, home };
     };
-    load().then((l) => { if (live) setLoaded(l); }, () => { if (live) setLoaded(null); });
+    // A refetch keeps what is on screen until it answers; only a failure with nothing shown replaces it.
+    load().then(
+      (value) => { if (live) setRes({ status: 'loaded', value }); },
+      (error: unknown) => { if (live) setRes((prev) => (prev.status === 'loaded' && prev.value ? prev : { status: 'failed', error })); },
+    );
     return () => { live = false; };
-  }, [a.residentId, a.homeId, props.readingTick, props.deviceTick]);
+  }, [a.residentId, a.homeId, props.readingTick, props.deviceTick, props.reconnects, retries]);
+
+  const retry = () => {
+    setRes({ status: 'loading' });
+    setRetries((n) => n + 1);
+    detail.reload();
+  };
+  const loaded = res.status === 'loaded' ? res.value : null;
 
   const overdue = isOverdue(a, props.now);
   const can = {
     ack: a.state === 'open',
-    doctor: a.state !== 'resolved' && a.state !== 'escalated',
+    doctor: a.state !== 'resolved' && a.state !== 'escalated' && !props.noDoctor,
     emergency: a.state !== 'resolved' && a.escalation?.target !== 'emergency',
     resolve: a.state !== 'resolved',
     handoff: a.escalation?.target === 'emergency',
@@ -77,25 +100,33 @@ export function AlertDetail(props: { alert: Alert; now: number; readingTick: num
         <div class="actions" role="toolbar" aria-label={t('shortcuts')}>
           <button type="button" class="btn btn-primary" disabled={!can.ack || props.busy} onClick={() => props.onAction('ack')} data-testid="act-ack">{t('actAck')} <kbd>A</kbd></button>
           <button type="button" class="btn" onClick={() => props.onAction('call')} data-testid="act-call">{t('actCall')} <kbd>C</kbd></button>
-          <button type="button" class="btn" disabled={!can.doctor || props.busy} onClick={() => props.onAction('doctor')} data-testid="act-doctor">{t('actDoctor')} <kbd>D</kbd></button>
+          <button type="button" class="btn" disabled={!can.doctor || props.busy} onClick={() => props.onAction('doctor')} data-testid="act-doctor"
+            aria-describedby={props.noDoctor ? 'no-doctor-hint' : undefined} title={props.noDoctor ? t('noDoctor') : undefined}>{t('actDoctor')} <kbd>D</kbd></button>
           <button type="button" class="btn btn-danger" disabled={!can.emergency || props.busy} onClick={() => props.onAction('emergency')} data-testid="act-emergency">{t('actEmergency')} <kbd>E</kbd></button>
           {can.handoff && <button type="button" class="btn" onClick={() => props.onAction('handoff')} data-testid="act-handoff">{t('actHandoff')} <kbd>H</kbd></button>}
           <button type="button" class="btn" disabled={!can.resolve || props.busy} onClick={() => props.onAction('resolve')} data-testid="act-resolve">{t('actResolve')} <kbd>R</kbd></button>
         </div>
+        {props.noDoctor && a.state !== 'resolved' && a.state !== 'escalated' && (
+          <p class="hint no-doctor" id="no-doctor-hint" data-testid="no-doctor">{t('noDoctorNext')}</p>
+        )}
       </section>
       <div class="detail-grid">
         <div class="detail-col">
           {residentMatches && loaded ? (
             <ResidentCard resident={loaded.resident} summary={loaded.summary} home={loaded.home ?? loaded.resident.home} devices={loaded.resident.devices} homeLevel={!a.residentId} />
+          ) : res.status === 'failed' ? (
+            <div class="panel"><LoadError error={res.error} onRetry={retry} testId="resident-error" /></div>
           ) : (
             <p class="panel muted">{t('loading')}</p>
           )}
         </div>
         <div class="detail-col">
           {residentMatches && loaded && (
-            <VitalsPanel key={loaded.resident.id} residentId={loaded.resident.id} thresholds={loaded.summary?.thresholds ?? {}} initial={chartType} refreshKey={props.readingTick} height={200} />
+            <VitalsPanel key={loaded.resident.id} residentId={loaded.resident.id} thresholds={loaded.summary?.thresholds ?? {}} initial={chartType}
+              refreshKey={`${props.readingTick}:${props.reconnects}`} height={200} />
           )}
-          {detail.value && detail.value.alert.id === a.id && <AlertHistory detail={detail.value} />}
+          {detail.value && detail.value.alert.id === a.id ? <AlertHistory detail={detail.value} />
+            : detail.error && <div class="panel"><LoadError error={detail.error} onRetry={detail.reload} testId="history-error" /></div>}
         </div>
       </div>
     </div>

@@ -5,7 +5,14 @@ import { Dialog } from '../../components/Dialog';
 import { OUTCOME_TEXT, useI18n, word, type MessageId } from '../../lib/i18n';
 import { OUTCOMES, type Alert, type Handoff, type Outcome } from '../../lib/types';
 
-export function EscalateDialog(props: { target: 'doctor' | 'emergency'; busy: boolean; onClose: () => void; onConfirm: (note: string) => void }) {
+export function EscalateDialog(props: {
+  target: 'doctor' | 'emergency'; busy: boolean;
+  /** Why the hub refused, in the screen's language, shown in the dialog (a toast would be hidden behind it). */
+  error: string | null;
+  /** The next step when no doctor can take it: switch to calling 120. */
+  onEmergency?: () => void;
+  onClose: () => void; onConfirm: (note: string) => void;
+}) {
   const { t } = useI18n();
   const [note, setNote] = useState('');
   const emergency = props.target === 'emergency';
@@ -16,6 +23,12 @@ export function EscalateDialog(props: { target: 'doctor' | 'emergency'; busy: bo
       {emergency && <p class="lead">{t('confirmEmergencyBody')}</p>}
       <label for="esc-note">{t('note')}</label>
       <textarea id="esc-note" rows={2} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
+      {props.error && (
+        <div class="form-error" role="alert" data-testid="dialog-error">
+          {props.error}
+          {props.onEmergency && <button type="button" class="btn btn-danger btn-small" onClick={props.onEmergency} data-testid="dialog-call-120">{t('actEmergency')}</button>}
+        </div>
+      )}
     </Dialog>
   );
 }
@@ -51,7 +64,7 @@ export function ResolveDialog(props: { alert: Alert; busy: boolean; error: strin
       <label for="resolve-note">{t('note')}{noteRequired && ' *'}</label>
       <textarea id="resolve-note" rows={3} value={note} aria-required={noteRequired} aria-describedby={noteRequired ? 'resolve-note-hint' : undefined} onInput={(e) => setNote(e.currentTarget.value)} />
       {noteRequired && <p id="resolve-note-hint" class="hint">{t('noteRequired')}</p>}
-      {props.error && <p class="form-error" role="alert">{props.error}</p>}
+      {props.error && <p class="form-error" role="alert" data-testid="dialog-error">{props.error}</p>}
     </Dialog>
   );
 }
@@ -62,6 +75,7 @@ export const SHORTCUTS: Array<[string, MessageId]> = [
   ['C', 'keyCall'],
   ['D', 'keyDoctor'],
   ['E', 'keyEmergency'],
+  ['H', 'keyHandoff'],
   ['R', 'keyResolve'],
   ['L', 'keyLang'],
   ['?', 'keyHelp'],
