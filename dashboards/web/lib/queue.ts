@@ -79,8 +79,12 @@ export function openBySeverity(alerts: Iterable<Alert>): Record<Severity, number
   return out;
 }
 
-/** Should the alarm sound: a critical alert nobody has claimed. */
-export function needsAlarm(alerts: Iterable<Alert>): boolean {
-  for (const a of alerts) if (a.severity === 'critical' && a.state === 'open') return true;
+/**
+ * Should the alarm sound: a critical alert nobody has claimed, or any alert
+ * whose claim deadline passed unclaimed (SPEC §5: overdue, every operator is
+ * told again; an urgent one 10 minutes on).
+ */
+export function needsAlarm(alerts: Iterable<Alert>, now: number): boolean {
+  for (const a of alerts) if (a.state === 'open' && (a.severity === 'critical' || isOverdue(a, now))) return true;
   return false;
 }

@@ -93,8 +93,8 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
     if (!selected || selected.state === 'resolved') setSelectedId(order[0]?.id ?? null);
   }, [order, selected?.state]);
 
-  // The alarm: on while a critical alert is unclaimed, once the shift has started.
-  const alarmNeeded = needsAlarm(live.alerts.values());
+  // The alarm: on while a critical alert is unclaimed, or any alert overdue, once the shift has started.
+  const alarmNeeded = needsAlarm(live.alerts.values(), now);
   useEffect(() => {
     alarm.current!.set(shift && alarmNeeded);
   }, [shift, alarmNeeded]);
