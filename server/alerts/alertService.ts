@@ -13,6 +13,7 @@ import { decide, type Action, type Actor } from './lifecycle.js';
 
 /** Who must hear about an escalation or a missed deadline; implemented over the delivery queue. */
 export interface AlertNotifier {
+  /** Called inside the escalation's job: what it stores commits with the escalation; if it throws, the escalation fails. */
   doctorEscalated(alert: Alert, doctor: string): void;
 }
 
@@ -64,7 +65,10 @@ export class AlertService {
       this.deps.engine.store(next, decision.steps.map((s) => s.action).join(','), stateChanged);
       if (action.kind === 'escalate' && action.target === 'doctor') {
         const doctor = next.escalatedTo!;
-        this.deps.engine.onCommitted(() => this.deps.notifier.doctorEscalated(next, doctor));
+        // In the escalation's own transaction: committed together, or (the notification not stored) not at
+        // all, and the operator is told it failed. After the commit, a crash or a failed insert in between
+        // left an alert escalated to a doctor nobody would ever tell.
+        this.deps.notifier.doctorEscalated(next, doctor);
       }
       this.deps.log.info({ alertId, action: action.kind, actor: actor.username, state: next.state }, 'alert action');
       return { ok: true, alert: next };
