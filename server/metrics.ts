@@ -51,8 +51,13 @@ export class HubMetrics {
     labelNames: ['scope'] as const, registers: [this.registry],
   });
 
+  private influxLagSource: (() => number) | null = null;
   readonly influxLag = new Gauge({
-    name: 'anxin_influx_lag_readings', help: 'Readings in the journal not yet confirmed by InfluxDB (journal seq − forwarder cursor)', registers: [this.registry],
+    name: 'anxin_influx_lag_readings', help: 'Readings in the journal not yet confirmed by InfluxDB (journal seq − forwarder cursor; read at each scrape)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.influxLagSource) this.influxLag.set(this.influxLagSource());
+    },
   });
   readonly influxPointsWritten = new Counter({
     name: 'anxin_influx_points_written_total', help: 'Readings InfluxDB confirmed (replays after a crash count again)', registers: [this.registry],
@@ -88,6 +93,11 @@ export class HubMetrics {
   /** Where `anxin_alerts_open` reads the unresolved alerts from (the Grafana operations dashboard shows them). */
   watchOpenAlerts(source: () => ReadonlyArray<{ severity: string; state: string }>): void {
     this.openAlerts = source;
+  }
+
+  /** Where `anxin_influx_lag_readings` reads the lag from (the forwarder's record of its cursor). */
+  watchInfluxLag(source: () => number): void {
+    this.influxLagSource = source;
   }
 
   constructor() {

@@ -1,33 +1,61 @@
 /**
  * The readings API's view when a time-series store is configured: the store
- * answers, and the journal fills in what the forwarder has not confirmed yet,
- * so a reading is visible as soon as it is acknowledged, during a replay too.
- * When the store fails, the journal (which holds every reading) answers alone:
- * charts stay up through an InfluxDB outage.
+ * answers, and the journal fills in what the store does not hold — readings
+ * the forwarder has not confirmed yet (so a reading is visible as soon as it
+ * is acknowledged, during a replay too) and readings the store refused for
+ * good (ForwardingRecord keeps their seqs). When the store fails, the journal
+ * (which holds every reading) answers alone: charts stay up through an
+ * InfluxDB outage.
  *
- * Aggregation windows come from the store alone while it answers: they cover
- * long ranges, where readings still on their way (about a second's worth) do
- * not show.
+ * Aggregation windows come from the store when it holds every reading of the
+ * query's resident, type and range, and from the journal otherwise (see
+ * `aggregate`).
  */
 import type { Logger } from 'pino';
 import type { HubMetrics } from '../metrics.js';
 import { byTime } from './influxSchema.js';
+import type { SeqRange } from './journalForwarder.js';
+import type { Db } from './sqliteDb.js';
 import type { SqliteReadingStore } from './sqliteReadingStore.js';
 import type { ReadingQuery, ReadingQueryStore, ReadingWindow, ReadingWindowQuery, StoredReading } from './types.js';
 
+/** How far the forwarder got (ThreadedForwarder in the hub). */
+export interface ForwardingProgress {
+  /** The last journal seq the store confirmed. */
+  readonly cursor: number;
+  /** Seqs at or below the cursor whose points the store refused for good (a superset, in few ranges). */
+  refusedSeqs(): readonly SeqRange[];
+}
+
+interface JournalRow {
+  device_id: string;
+  reading_id: string;
+  home_id: string;
+  resident_id: string | null;
+  type: StoredReading['type'];
+  ts: number;
+  received_at: number;
+  vals: string;
+}
+
 export class ForwardedReadingQueries implements ReadingQueryStore {
+  /** Statements over the refused ranges, rebuilt when the ranges change (ForwardingRecord replaces its array). */
+  private refusedSql: { ranges: readonly SeqRange[]; condition: string } | null = null;
+
   constructor(
     private readonly store: ReadingQueryStore,
     private readonly journal: SqliteReadingStore,
-    /** The last journal seq the store confirmed. */
-    private readonly cursor: () => number,
+    /** The hub's connection to the journal (reads only). */
+    private readonly db: Db,
+    private readonly progress: ForwardingProgress,
     private readonly log: Logger,
     private readonly metrics?: HubMetrics,
   ) {}
 
   async query(q: ReadingQuery): Promise<StoredReading[]> {
     // Read the cursor first: what the store confirms meanwhile shows twice at worst, and is deduplicated.
-    const cursor = this.cursor();
+    const cursor = this.progress.cursor;
+    const refused = this.refusedCondition();
     let confirmed: StoredReading[];
     try {
       confirmed = await this.store.query(q);
@@ -35,18 +63,82 @@ export class ForwardedReadingQueries implements ReadingQueryStore {
       return this.fallback(err, () => this.journal.query(q));
     }
     const recent = this.journal.queryAfter(cursor, q);
+    // Refused ranges hold readings the store did keep too (it says how many it refused, not which): deduplicated below.
+    if (refused) recent.push(...this.refusedReadings(q, refused));
     if (recent.length === 0) return confirmed;
     const seen = new Set(confirmed.map(key));
-    const merged = [...confirmed, ...recent.filter((r) => !seen.has(key(r)))].sort(byTime);
-    return merged.slice(0, q.limit ?? 10_000);
+    const merged = [...confirmed];
+    for (const r of recent) {
+      const k = key(r);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      merged.push(r);
+    }
+    return merged.sort(byTime).slice(0, q.limit ?? 10_000);
   }
 
+  /**
+   * Windows from the store while it holds every reading of the query's
+   * resident, type and range; from the journal while one of them is after
+   * the cursor (not confirmed: a batch on its way, a backlog while InfluxDB
+   * fails writes, a replay, a thread restart) or in a refused range.
+   *
+   * Not merged: the store's windows plus the journal's for readings after
+   * the cursor would count the batch in flight twice (InfluxDB holds it
+   * before its confirmation moves the cursor), and a refused range also
+   * holds readings the store kept (1.x says how many points of a request it
+   * dropped, not which), which windows cannot deduplicate. The journal holds
+   * every reading, so its windows are exact; a resident's readings of one
+   * type over 90 days are a few thousand rows on an index. The check reads
+   * the range of the covering index readings_resident_type_ts (seq is in
+   * it), and finds nothing nearly always: a reading waits about a second for
+   * its batch.
+   */
   async aggregate(q: ReadingWindowQuery): Promise<ReadingWindow[]> {
+    if (this.storeLacksSome(q)) return this.journal.aggregate(q);
     try {
       return await this.store.aggregate(q);
     } catch (err) {
       return this.fallback(err, () => this.journal.aggregate(q));
     }
+  }
+
+  /** Whether a reading of the window query is not confirmed yet, or was refused. */
+  private storeLacksSome(q: ReadingWindowQuery): boolean {
+    const refused = this.refusedCondition();
+    const row = this.db.prepare(
+      `SELECT 1 FROM readings WHERE resident_id = @residentId AND type = @type AND ts >= @from AND ts <= @to
+         AND (seq > @cursor${refused ? ` OR ${refused}` : ''}) LIMIT 1`,
+    ).get({ residentId: q.residentId, type: q.type, from: q.from, to: q.to, cursor: this.progress.cursor });
+    return row !== undefined;
+  }
+
+  /** Journal readings of `q` in the refused ranges (`condition` from refusedCondition). */
+  private refusedReadings(q: ReadingQuery, condition: string): StoredReading[] {
+    const where = ['resident_id = @residentId', `(${condition})`];
+    if (q.type) where.push('type = @type');
+    if (q.from !== undefined) where.push('ts >= @from');
+    if (q.to !== undefined) where.push('ts <= @to');
+    const rows = this.db
+      .prepare(`SELECT device_id, reading_id, home_id, resident_id, type, ts, received_at, vals FROM readings
+        WHERE ${where.join(' AND ')} ORDER BY ts, seq LIMIT @limit`)
+      .all({ residentId: q.residentId, type: q.type, from: q.from, to: q.to, limit: q.limit ?? 10_000 }) as JournalRow[];
+    return rows.map((r) => ({
+      deviceId: r.device_id, id: r.reading_id, homeId: r.home_id, residentId: r.resident_id, type: r.type,
+      ts: r.ts, receivedAt: r.received_at, values: JSON.parse(r.vals) as StoredReading['values'],
+    }));
+  }
+
+  /** `seq BETWEEN a AND b OR …` over the refused ranges (at most MAX_REFUSED_RANGES), or null when there are none. */
+  private refusedCondition(): string | null {
+    const ranges = this.progress.refusedSeqs();
+    if (ranges.length === 0) return null;
+    if (this.refusedSql?.ranges !== ranges) {
+      // Seqs are integers from the store itself, never from a request.
+      const condition = ranges.map(([from, to]) => `seq BETWEEN ${Math.trunc(from)} AND ${Math.trunc(to)}`).join(' OR ');
+      this.refusedSql = { ranges, condition };
+    }
+    return this.refusedSql.condition;
   }
 
   private fallback<T>(err: unknown, fromJournal: () => Promise<T>): Promise<T> {

@@ -32,6 +32,7 @@ export type FromForwarder =
   | ({ kind: 'confirmed' } & ConfirmedBatch)
   | { kind: 'failed' }
   | { kind: 'recovered' }
+  | { kind: 'ready' }
   | { kind: 'log'; line: string }
   | { kind: 'started' }
   | { kind: 'stopped' };
@@ -48,6 +49,7 @@ async function start(): Promise<void> {
     confirmed: (b) => post({ kind: 'confirmed', ...b }),
     failed: () => post({ kind: 'failed' }),
     recovered: () => post({ kind: 'recovered' }),
+    ready: () => post({ kind: 'ready' }),
   };
   const forwarder = new JournalForwarder({ db, sink, log, outlet, cursor: data.cursor, batchSize: data.batchSize, flushMs: data.flushMs });
   port.on('message', (m: ToForwarder) => {

@@ -12,13 +12,17 @@
  *
  * A policy that already exists is left as it is (an operator may have tuned
  * it); continuous queries are versioned by name, and older versions dropped.
+ *
+ * Points are written as line protocol built here, not with the package's
+ * `writePoints`: its string escaper first turns the first `\'` of a value
+ * into `\\'` (it is shared with InfluxQL literals), so a reading id or
+ * location holding `\'` came back with an extra backslash.
  */
 import Influx from 'influx';
 import type { Logger } from 'pino';
 import { READING_TYPES, type ReadingType } from '../../devices/readingSchema.js';
-import { byTime, fromRow, ID_FIELD, RETENTION, toPoint, WindowBuilder } from './influxSchema.js';
-import type { InfluxTarget } from './influxTarget.js';
-import { describeTarget } from './influxTarget.js';
+import { byTime, fromRow, ID_FIELD, RETENTION, toPoint, WindowBuilder, type InfluxPoint } from './influxSchema.js';
+import { describeTarget, WRITE_TIMEOUT_MS, type InfluxStoreOptions, type InfluxTarget } from './influxTarget.js';
 import {
   AGGREGATED_VALUES, type JournalReading, type ReadingQuery, type ReadingQueryStore, type ReadingWindow, type ReadingWindowQuery,
   type SinkWriteResult, type StoredReading, type TimeSeriesSink, type WindowStats,
@@ -38,11 +42,22 @@ export class Influx1ReadingStore implements TimeSeriesSink, ReadingQueryStore {
   readonly target: string;
   private readonly client: Influx.InfluxDB;
   private readonly db: string;
+  private readonly now: () => number;
+  private readonly timeoutMs: number;
+  /** `/write` without its query string, and the Basic authorization when the URL carried credentials. */
+  private readonly writeUrl: string;
+  private readonly authorization: string | undefined;
 
-  constructor(target: Extract<InfluxTarget, { version: 1 }>, private readonly log: Logger, private readonly now: () => number = Date.now) {
+  constructor(target: Extract<InfluxTarget, { version: 1 }>, private readonly log: Logger, opts: InfluxStoreOptions = {}) {
     this.target = describeTarget(target);
     this.db = target.database;
+    this.now = opts.now ?? Date.now;
+    this.timeoutMs = opts.timeoutMs ?? WRITE_TIMEOUT_MS;
     const { url } = target;
+    this.writeUrl = `${url.protocol}//${url.host}${url.pathname.replace(/\/$/, '')}/write`;
+    this.authorization = target.username !== undefined
+      ? `Basic ${Buffer.from(`${target.username}:${target.password ?? ''}`).toString('base64')}`
+      : undefined;
     this.client = new Influx.InfluxDB({
       host: url.hostname,
       port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 8086,
@@ -50,7 +65,7 @@ export class Influx1ReadingStore implements TimeSeriesSink, ReadingQueryStore {
       path: url.pathname.replace(/\/$/, ''),
       database: target.database,
       ...(target.username !== undefined && { username: target.username, password: target.password ?? '' }),
-      pool: { maxRetries: 0, requestTimeout: 30_000, backoff: NO_BACKOFF },
+      pool: { maxRetries: 0, requestTimeout: this.timeoutMs, backoff: NO_BACKOFF },
     });
   }
 
@@ -63,7 +78,7 @@ export class Influx1ReadingStore implements TimeSeriesSink, ReadingQueryStore {
     if (!policies.has(RETENTION.hourly.name)) {
       await this.client.createRetentionPolicy(RETENTION.hourly.name, { database: this.db, duration: RETENTION.hourly.duration, replication: 1 });
     }
-    const existing = new Set((await this.client.showContinousQueries(this.db)).map((q) => q.name));
+    const existing = await this.continuousQueries();
     for (const name of existing) {
       if (name.startsWith(CQ_PREFIX) && !name.startsWith(`${CQ_PREFIX}${CQ_VERSION}_`)) await this.client.dropContinuousQuery(name, this.db);
     }
@@ -72,6 +87,20 @@ export class Influx1ReadingStore implements TimeSeriesSink, ReadingQueryStore {
       if (existing.has(name)) continue;
       await this.client.createContinuousQuery(name, this.rollupSelect(type, ''), this.db, `RESAMPLE EVERY 1h FOR ${RETENTION.resampleFor}`);
     }
+  }
+
+  /**
+   * This database's continuous queries. `SHOW CONTINUOUS QUERIES` answers
+   * every database's, one series each, and the package's
+   * `showContinousQueries` merges them: a second database on the server
+   * (another hub, a new `ANXIN_INFLUX_DB`) found the first one's queries,
+   * created none, and could drop another database's old versions by name.
+   */
+  private async continuousQueries(): Promise<Set<string>> {
+    const [result] = checkResults(await this.client.queryRaw('SHOW CONTINUOUS QUERIES', { database: this.db }));
+    const ours = result?.series?.find((s) => s.name === this.db);
+    const column = ours?.columns.indexOf('name') ?? -1;
+    return new Set((ours?.values ?? []).map((v) => String(v[column])));
   }
 
   /** The rollup of one measurement (the continuous query's body), optionally over a time range. */
@@ -89,25 +118,56 @@ export class Influx1ReadingStore implements TimeSeriesSink, ReadingQueryStore {
   }
 
   async write(batch: readonly JournalReading[]): Promise<SinkWriteResult> {
-    const groups = { ms: [] as Influx.IPoint[], ns: [] as Influx.IPoint[] };
+    const groups = { ms: [] as string[], ns: [] as string[] };
     for (const r of batch) {
       const p = toPoint(r);
-      groups[p.precision].push(p);
+      groups[p.precision].push(toLine(p));
     }
     const result: SinkWriteResult = { refused: 0 };
-    for (const [precision, points] of [['ms', groups.ms], ['n', groups.ns]] as const) {
-      if (points.length === 0) continue;
-      try {
-        await this.client.writePoints(points, { precision, retentionPolicy: RETENTION.raw.name, database: this.db });
-      } catch (err) {
-        const refused = refusedPoints(err, points.length);
-        if (refused === null) throw err;
+    for (const [precision, lines] of [['ms', groups.ms], ['n', groups.ns]] as const) {
+      if (lines.length === 0) continue;
+      const refused = await this.post(precision, lines);
+      if (refused) {
         result.refused += refused.count;
         result.refusal = refused.reason;
       }
     }
     await this.backfillLate(batch);
     return result;
+  }
+
+  /**
+   * Writes line protocol; resolves with what the server refused for good
+   * (null: nothing), rejects on anything worth retrying.
+   */
+  private async post(precision: 'ms' | 'n', lines: string[]): Promise<{ count: number; reason: string } | null> {
+    const query = new URLSearchParams({ db: this.db, rp: RETENTION.raw.name, precision });
+    let res: Response;
+    try {
+      res = await fetch(`${this.writeUrl}?${query}`, {
+        method: 'POST', body: lines.join('\n'), signal: AbortSignal.timeout(this.timeoutMs),
+        headers: { 'content-type': 'text/plain; charset=utf-8', ...(this.authorization && { authorization: this.authorization }) },
+      });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = (err as Error).name === 'TimeoutError' ? `no answer in ${this.timeoutMs} ms` : cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new Error(`InfluxDB write to ${this.target} failed: ${why}`, { cause: err });
+    }
+    if (res.status === 204 || res.status === 200) {
+      await res.body?.cancel();
+      return null;
+    }
+    const body = await res.text().catch(() => '');
+    const message = (() => {
+      try {
+        return (JSON.parse(body) as { error?: string }).error ?? body;
+      } catch {
+        return body;
+      }
+    })();
+    const refused = refusedPoints(res.status, message, lines.length);
+    if (!refused) throw new Error(`InfluxDB write answered ${res.status}: ${message}`);
+    return refused;
   }
 
   /** Hours older than the continuous queries' resample window are recomputed here, or late readings would miss the rollup. */
@@ -196,10 +256,38 @@ function checkResults(raw: { results?: RawResult[]; error?: string }): RawResult
  * how many it dropped. Anything else (unreachable, 5xx, auth, no database) is
  * worth retrying: null.
  */
-function refusedPoints(err: unknown, batch: number): { count: number; reason: string } | null {
-  const status = (err as { res?: { statusCode?: number } }).res?.statusCode;
+function refusedPoints(status: number, message: string, batch: number): { count: number; reason: string } | null {
   if (status !== 400) return null;
-  const message = (err as Error).message;
   const dropped = /dropped=(\d+)/.exec(message);
-  return { count: dropped ? Math.min(batch, Number(dropped[1])) : batch, reason: message.replace(/^A 400 Bad Request error occurred: /, '') };
+  return { count: dropped ? Math.min(batch, Number(dropped[1])) : batch, reason: message };
+}
+
+/**
+ * One point as a line of InfluxDB 1.x line protocol: measurement, tags and
+ * field keys escape comma, equals sign and space; string field values are
+ * quoted, escaping `\` and `"` (and nothing else); numbers are written as
+ * floats, booleans as `true`/`false`; the time is an integer in the write's
+ * precision. Fields sorted, as the package wrote them.
+ */
+export function toLine(p: InfluxPoint): string {
+  let line = escapeKey(p.measurement);
+  for (const k of Object.keys(p.tags).sort()) line += `,${escapeKey(k)}=${escapeKey(p.tags[k]!)}`;
+  let sep = ' ';
+  for (const k of Object.keys(p.fields).sort()) {
+    const v = p.fields[k]!;
+    line += `${sep}${escapeKey(k)}=${typeof v === 'string' ? `"${escapeString(v)}"` : String(v)}`;
+    sep = ',';
+  }
+  return `${line} ${p.timestamp}`;
+}
+
+const KEY_SPECIALS = /[,= ]/g;
+const STRING_SPECIALS = /["\\]/g;
+
+function escapeKey(s: string): string {
+  return s.replace(KEY_SPECIALS, '\\$&');
+}
+
+function escapeString(s: string): string {
+  return s.replace(STRING_SPECIALS, '\\$&');
 }

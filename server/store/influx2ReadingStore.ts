@@ -15,7 +15,7 @@ import {
 import type { Logger } from 'pino';
 import { READING_TYPES, type ReadingType } from '../../devices/readingSchema.js';
 import { byTime, fromRow, ID_FIELD, toPoint, WindowBuilder } from './influxSchema.js';
-import { describeTarget, type InfluxTarget } from './influxTarget.js';
+import { describeTarget, WRITE_TIMEOUT_MS, type InfluxStoreOptions, type InfluxTarget } from './influxTarget.js';
 import {
   AGGREGATED_VALUES, type JournalReading, type ReadingQuery, type ReadingQueryStore, type ReadingWindow, type ReadingWindowQuery,
   type SinkWriteResult, type StoredReading, type TimeSeriesSink, type WindowStats,
@@ -32,12 +32,12 @@ export class Influx2ReadingStore implements TimeSeriesSink, ReadingQueryStore {
   private readonly queries: QueryApi;
   private readonly bucket: string;
 
-  constructor(target: Extract<InfluxTarget, { version: 2 }>, log: Logger) {
+  constructor(target: Extract<InfluxTarget, { version: 2 }>, log: Logger, opts: InfluxStoreOptions = {}) {
     this.target = describeTarget(target);
     this.bucket = target.bucket;
     // The client logs failed writes to the console itself; the forwarder logs them once, with context.
     setLogger({ error: (message, err) => log.debug({ err }, message), warn: (message, err) => log.debug({ err }, message) });
-    const client = new InfluxDB({ url: target.url.toString().replace(/\/$/, ''), token: target.token, timeout: 30_000 });
+    const client = new InfluxDB({ url: target.url.toString().replace(/\/$/, ''), token: target.token, timeout: opts.timeoutMs ?? WRITE_TIMEOUT_MS });
     const options = { batchSize: NEVER, maxBatchBytes: 1e9, flushInterval: 0, maxRetries: 0, maxBufferLines: NEVER };
     this.writers = {
       ms: client.getWriteApi(target.org, target.bucket, 'ms', options),

@@ -77,12 +77,22 @@ export function describeTarget(t: InfluxTarget): string {
   return t.version === 1 ? `influx1 ${base} db=${t.database}` : `influx2 ${base} org=${t.org} bucket=${t.bucket}`;
 }
 
+export interface InfluxStoreOptions {
+  /** The clock (1.x: which readings are late enough to roll up at once). */
+  now?: () => number;
+  /** How long a request may wait for an answer, ms (default 30 000, the forwarder's writes). */
+  timeoutMs?: number;
+}
+
 /**
  * The 1.x or 2.x store for `target`. The stores are imported here, on demand:
  * a hub without InfluxDB never loads a client library.
  */
-export async function createInfluxStore(target: InfluxTarget, log: Logger, now?: () => number): Promise<TimeSeriesSink & ReadingQueryStore> {
+export async function createInfluxStore(target: InfluxTarget, log: Logger, opts: InfluxStoreOptions = {}): Promise<TimeSeriesSink & ReadingQueryStore> {
   return target.version === 1
-    ? new (await import('./influx1ReadingStore.js')).Influx1ReadingStore(target, log, now)
-    : new (await import('./influx2ReadingStore.js')).Influx2ReadingStore(target, log);
+    ? new (await import('./influx1ReadingStore.js')).Influx1ReadingStore(target, log, opts)
+    : new (await import('./influx2ReadingStore.js')).Influx2ReadingStore(target, log, opts);
 }
+
+/** How long a store request waits by default, ms: a batch of 5,000 points on a busy server. */
+export const WRITE_TIMEOUT_MS = 30_000;

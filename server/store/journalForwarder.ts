@@ -50,18 +50,28 @@ export interface ForwarderOptions {
   random?: () => number;
 }
 
-/** A batch the store confirmed: every reading up to `seq` is in it. */
+/** Journal seqs `from` to `to`, both included. */
+export type SeqRange = readonly [from: number, to: number];
+
+/** A batch the store confirmed: every reading up to `seq` is in it, but for those it refused. */
 export interface ConfirmedBatch {
   seq: number;
   /** Points stored, and points the store refused for good. */
   written: number;
   refused: number;
+  /**
+   * Where the refused points are: the seqs of each request that had refusals
+   * (InfluxDB 1.x says how many points of a request it dropped, not which).
+   */
+  refusedSeqs?: SeqRange[];
   /** How long the write took. */
   seconds: number;
 }
 
 /** What the forwarder reports; the hub keeps the cursor and the metrics (ForwardingRecord). */
 export interface ForwarderOutlet {
+  /** The store was set up and answers (at start; again after failures, with `recovered`). */
+  ready?(): void;
   confirmed(batch: ConfirmedBatch): void;
   /** A write or set-up failed; it is retried after a backoff. */
   failed(): void;
@@ -71,8 +81,9 @@ export interface ForwarderOutlet {
 
 /**
  * What the forwarder is doing, for `/readyz`: `starting` (its thread is
- * loading), `forwarding` (the store answers; it may be idle), `retrying` (the
- * store failed; backing off), `down` (its thread died; restarting), `stopped`.
+ * loading, or the store has not answered its set-up yet), `forwarding` (the
+ * store answers; it may be idle), `retrying` (the store failed; backing off),
+ * `down` (its thread died; restarting), `stopped`.
  */
 export type ForwardingState = 'starting' | 'forwarding' | 'retrying' | 'down' | 'stopped';
 
@@ -83,6 +94,8 @@ export interface Forwarder {
   readonly cursor: number;
   /** Readings in the journal the store has not confirmed yet. */
   lag(): number;
+  /** Seqs at or below the cursor whose points the store refused for good (some of them, at least); see ForwardingRecord. */
+  refusedSeqs(): readonly SeqRange[];
   start(): void;
   notify(n: number): void;
   /** Resolves true once everything journaled so far is confirmed, false after `timeoutMs`. */
@@ -95,26 +108,50 @@ const CURSOR_OF = 'SELECT seq FROM forward_cursors WHERE target = ?';
 const LAST_SEQ = 'SELECT coalesce(max(seq), 0) AS seq FROM readings';
 
 /**
+ * Most refused ranges kept per target. Past it the two closest are merged:
+ * a wider range only makes the readings API read a few more journal rows
+ * (deduplicated), so the table and the queries stay small whatever InfluxDB
+ * refuses, and no refused reading is forgotten.
+ */
+export const MAX_REFUSED_RANGES = 64;
+
+/**
  * The hub's record of forwarding to one target: the cursor, saved through the
- * group commit, and the metrics. Confirmations come from the forwarder thread
- * in the hub, straight from a JournalForwarder in tests.
+ * group commit, the seqs of points the store refused for good (table
+ * `forward_refused`, saved with the cursor), and the metrics. Confirmations
+ * come from the forwarder thread in the hub, straight from a JournalForwarder
+ * in tests.
  */
 export class ForwardingRecord implements ForwarderOutlet {
   private readonly saveCursor;
+  private readonly clearRefused;
+  private readonly saveRefused;
   private readonly lastSeqStmt;
   private cursorSeq: number;
+  /** Replaced, never changed in place: readers may hold on to it (ForwardedReadingQueries caches by identity). */
+  private refused: readonly SeqRange[];
 
   constructor(private readonly o: { db: Db; writer: GroupCommit; target: string; log: Logger; metrics?: HubMetrics; now?: () => number }) {
     this.saveCursor = o.writer.statement(
       `INSERT INTO forward_cursors (target, seq, updated_at) VALUES (?, ?, ?)
        ON CONFLICT (target) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at`,
     );
+    this.clearRefused = o.writer.statement('DELETE FROM forward_refused WHERE target = ?');
+    this.saveRefused = o.writer.statement('INSERT INTO forward_refused (target, from_seq, to_seq) VALUES (?, ?, ?)');
     this.lastSeqStmt = o.db.prepare(LAST_SEQ);
     this.cursorSeq = savedCursor(o.db, o.target);
+    this.refused = (o.db.prepare('SELECT from_seq, to_seq FROM forward_refused WHERE target = ? ORDER BY from_seq').raw(true)
+      .all(o.target) as Array<[number, number]>);
+    // Computed at each scrape, not on forwarder events: a forwarder stuck on a hung InfluxDB reports nothing.
+    o.metrics?.watchInfluxLag(() => this.lag());
   }
 
   get cursor(): number {
     return this.cursorSeq;
+  }
+
+  refusedSeqs(): readonly SeqRange[] {
+    return this.refused;
   }
 
   lastSeq(): number {
@@ -130,27 +167,54 @@ export class ForwardingRecord implements ForwarderOutlet {
     metrics?.influxWriteLatency.observe(b.seconds);
     metrics?.influxPointsWritten.inc(b.written);
     if (b.refused > 0) metrics?.influxPointsRefused.inc(b.refused);
+    const refused = b.refusedSeqs?.length ? mergeRanges([...this.refused, ...b.refusedSeqs], MAX_REFUSED_RANGES) : null;
     // A restarted forwarder thread may confirm again what this record already holds: the cursor never goes back.
-    if (b.seq > this.cursorSeq) {
-      const seq = b.seq;
+    if (b.seq > this.cursorSeq || refused) {
+      const seq = Math.max(b.seq, this.cursorSeq);
       // Recorded, and not waited for: it rides with the ingest's next group commit. Saves commit in
-      // order; a crash before this one commits replays the batch, which is harmless (idempotent points).
-      writer.enqueueRecorded(() => this.saveCursor.run(target, seq, (this.o.now ?? Date.now)()), (err) => {
+      // order; a crash before this one commits replays the batch, which is harmless (idempotent points)
+      // and refuses its points again. The refused ranges are saved in the cursor's transaction.
+      writer.enqueueRecorded(() => {
+        this.saveCursor.run(target, seq, (this.o.now ?? Date.now)());
+        if (refused) {
+          this.clearRefused.run(target);
+          for (const [from, to] of refused) this.saveRefused.run(target, from, to);
+        }
+      }, (err) => {
         if (err) log.warn({ err, target, seq }, 'saving the forwarding cursor failed; a restart replays from the previous one');
       });
       this.cursorSeq = seq;
+      if (refused) this.refused = refused;
     }
-    metrics?.influxLag.set(this.lag());
   }
 
   failed(): void {
     this.o.metrics?.influxWriteErrors.inc();
-    this.o.metrics?.influxLag.set(this.lag());
   }
 
-  recovered(): void {
-    this.o.metrics?.influxLag.set(this.lag());
+  recovered(): void {}
+}
+
+/**
+ * Sorted, overlapping and adjacent ranges joined, then the closest
+ * neighbours merged until at most `max` remain (a merged range covers both,
+ * and the gap between them).
+ */
+export function mergeRanges(ranges: readonly SeqRange[], max: number): SeqRange[] {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [from, to] of sorted) {
+    const last = merged[merged.length - 1];
+    if (last && from <= last[1] + 1) last[1] = Math.max(last[1], to);
+    else merged.push([from, to]);
   }
+  while (merged.length > max) {
+    let at = 0;
+    for (let i = 1; i < merged.length - 1; i++) if (merged[i + 1]![0] - merged[i]![1] < merged[at + 1]![0] - merged[at]![1]) at = i;
+    merged[at]![1] = merged[at + 1]![1];
+    merged.splice(at + 1, 1);
+  }
+  return merged;
 }
 
 function savedCursor(db: Db, target: string): number {
@@ -175,6 +239,9 @@ export class JournalForwarder implements Forwarder {
   private loop: Promise<void> | null = null;
   private stopped = false;
   private prepared = false;
+  /** The store answered a set-up once: until then the state is `starting`. */
+  private answered = false;
+  private refused: readonly SeqRange[] = [];
   private failures = 0;
   private pending = 0;
   private wakeUp: (() => void) | null = null;
@@ -203,7 +270,13 @@ export class JournalForwarder implements Forwarder {
 
   state(): ForwardingState {
     if (this.stopped) return 'stopped';
-    return this.failures > 0 ? 'retrying' : 'forwarding';
+    if (this.failures > 0) return 'retrying';
+    return this.answered ? 'forwarding' : 'starting';
+  }
+
+  /** Refused since this forwarder started (the hub keeps them across restarts: ForwardingRecord). */
+  refusedSeqs(): readonly SeqRange[] {
+    return this.refused;
   }
 
   lag(): number {
@@ -271,6 +344,8 @@ export class JournalForwarder implements Forwarder {
     if (!this.prepared) {
       await this.o.sink.prepare();
       this.prepared = true;
+      this.answered = true;
+      this.o.outlet.ready?.();
       this.o.log.info({ target: this.o.sink.target, cursor: this.cursorSeq, lag: this.lag() }, 'time-series store ready; forwarding the journal');
     }
     if (this.stopped) return false;
@@ -316,7 +391,7 @@ export class JournalForwarder implements Forwarder {
    * every request is; any failure fails the batch, which is written again
    * whole (points are idempotent).
    */
-  private async writeSliced(batch: JournalReading[]): Promise<SinkWriteResult> {
+  private async writeSliced(batch: JournalReading[], after: number): Promise<SinkWriteResult & { refusedSeqs: SeqRange[] }> {
     // Settled as they are started: a request that fails while the next is being built is not an unhandled rejection.
     const writes: Array<Promise<{ result?: SinkWriteResult; err?: unknown }>> = [];
     for (let i = 0; i < batch.length; i += SLICE) {
@@ -327,7 +402,12 @@ export class JournalForwarder implements Forwarder {
     const failed = settled.find((w) => !w.result);
     if (failed) throw failed.err;
     const done = settled.map((w) => w.result!);
-    return { refused: done.reduce((n, r) => n + r.refused, 0), refusal: done.find((r) => r.refusal)?.refusal };
+    // A request's range starts right after the previous one's last seq (or the cursor): consecutive refused requests join.
+    const refusedSeqs: SeqRange[] = [];
+    done.forEach((r, k) => {
+      if (r.refused > 0) refusedSeqs.push([(k === 0 ? after : batch[k * SLICE - 1]!.seq) + 1, batch[Math.min(batch.length, (k + 1) * SLICE) - 1]!.seq]);
+    });
+    return { refused: done.reduce((n, r) => n + r.refused, 0), refusal: done.find((r) => r.refusal)?.refusal, refusedSeqs };
   }
 
   /** Writes the next batch; true when it was full (more may be waiting). */
@@ -339,7 +419,7 @@ export class JournalForwarder implements Forwarder {
     if (batch.length === 0) return false;
     const last = batch[batch.length - 1]!.seq;
     const started = process.hrtime.bigint();
-    const writing = this.writeSliced(batch);
+    const writing = this.writeSliced(batch, this.cursorSeq);
     // While the store works on this batch, read and decode the next one (used only if this one is confirmed).
     if (batch.length === this.batchSize) {
       const next = this.readAfter(last);
@@ -348,7 +428,12 @@ export class JournalForwarder implements Forwarder {
     }
     const result = await writing;
     this.cursorSeq = last;
-    this.o.outlet.confirmed({ seq: last, written: batch.length - result.refused, refused: result.refused, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    const refusedSeqs = result.refusedSeqs.length > 0 ? result.refusedSeqs : undefined;
+    if (refusedSeqs) this.refused = mergeRanges([...this.refused, ...refusedSeqs], MAX_REFUSED_RANGES);
+    this.o.outlet.confirmed({
+      seq: last, written: batch.length - result.refused, refused: result.refused, seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      ...(refusedSeqs && { refusedSeqs }),
+    });
     if (result.refused > 0) {
       this.o.log.warn({ target: this.o.sink.target, refused: result.refused, reason: result.refusal, seqs: [batch[0]!.seq, last] },
         'the time-series store refused points for good; they stay in the journal');

@@ -290,4 +290,13 @@ export const MIGRATIONS: readonly string[] = [
          of the event loop scanning them all; with this index, 60 ms. */ `
   CREATE INDEX alerts_unresolved_home ON alerts (home_id, created_at) WHERE state != 'resolved';
   `,
+  /* 11: where InfluxDB refused points for good, per target (seq ranges, saved with the cursor), so the readings
+         API fills them in from the journal instead of losing them (ForwardingRecord, ForwardedReadingQueries) */ `
+  CREATE TABLE forward_refused (
+    target   TEXT NOT NULL,
+    from_seq INTEGER NOT NULL,
+    to_seq   INTEGER NOT NULL,
+    PRIMARY KEY (target, from_seq)
+  ) STRICT;
+  `,
 ];

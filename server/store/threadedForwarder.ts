@@ -11,7 +11,7 @@ import type { HubMetrics } from '../metrics.js';
 import type { FromForwarder, ForwarderThreadData, ToForwarder } from './forwarderThread.js';
 import type { GroupCommit } from './groupCommit.js';
 import { describeTarget, influxTarget, type InfluxSettings } from './influxTarget.js';
-import { ForwardingRecord, type Forwarder, type ForwardingState } from './journalForwarder.js';
+import { ForwardingRecord, type Forwarder, type ForwardingState, type SeqRange } from './journalForwarder.js';
 import { syncModeOf, type Db } from './sqliteDb.js';
 import { startTsWorker } from './tsWorker.js';
 
@@ -60,6 +60,10 @@ export class ThreadedForwarder implements Forwarder {
     return this.record.lag();
   }
 
+  refusedSeqs(): readonly SeqRange[] {
+    return this.record.refusedSeqs();
+  }
+
   state(): ForwardingState {
     return this.current;
   }
@@ -100,7 +104,8 @@ export class ThreadedForwarder implements Forwarder {
   /**
    * Resolves once the thread has loaded its code, opened its connection and
    * begun forwarding (a thread takes up to a second to load; benchmarks time
-   * the forwarding, not that).
+   * the forwarding, not that). The state stays `starting` until InfluxDB
+   * answers the thread's set-up.
    */
   ready(): Promise<void> {
     return this.started;
@@ -159,6 +164,9 @@ export class ThreadedForwarder implements Forwarder {
         this.moveTo('forwarding');
         this.record.recovered();
         break;
+      case 'ready':
+        this.moveTo('forwarding');
+        break;
       case 'log': {
         const { level, msg, ...fields } = JSON.parse(m.line) as { level: number; msg?: string; [k: string]: unknown };
         const label = (this.o.log.levels.labels[level] ?? 'info') as Level;
@@ -166,7 +174,7 @@ export class ThreadedForwarder implements Forwarder {
         break;
       }
       case 'started':
-        this.moveTo('forwarding');
+        // Loaded, not forwarding: a hung InfluxDB may not answer the set-up for the whole write timeout.
         this.markStarted();
         break;
       case 'stopped':

@@ -35,20 +35,30 @@ export interface TimeSeriesDeps {
   now?: () => number;
 }
 
+/**
+ * How long a readings query waits for InfluxDB before the journal answers
+ * instead, ms. The forwarder's writes wait 30 s (a large batch on a busy
+ * server); a chart must not: a hung InfluxDB (accepting connections,
+ * answering nothing) held every readings request for those 30 s. One
+ * resident's readings, or 90 days of hourly windows, take InfluxDB
+ * milliseconds.
+ */
+export const QUERY_TIMEOUT_MS = 3000;
+
 /** Starts forwarding when InfluxDB is configured; null otherwise. Never waits for InfluxDB to answer. */
 export async function startTimeSeries(config: HubConfig, deps: TimeSeriesDeps): Promise<TimeSeries | null> {
   const target = influxTarget(config);
   if (!target) return null;
   const log = deps.log.child({ component: 'influx' });
   // This store answers the readings API; the forwarder thread writes through a client of its own.
-  const store = await createInfluxStore(target, log, deps.now);
+  const store = await createInfluxStore(target, log, { now: deps.now, timeoutMs: QUERY_TIMEOUT_MS });
   const forwarder = new ThreadedForwarder({
     db: deps.db, writer: deps.writer, influx: config, log, metrics: deps.metrics,
     batchSize: config.influxBatchSize, flushMs: config.influxFlushMs, now: deps.now,
   });
   deps.readings.onJournaled((n) => forwarder.notify(n));
   forwarder.start();
-  const queries = new ForwardedReadingQueries(store, deps.readings, () => forwarder.cursor, log, deps.metrics);
+  const queries = new ForwardedReadingQueries(store, deps.readings, deps.db, forwarder, log, deps.metrics);
   return {
     queries, store, forwarder,
     async stop() {

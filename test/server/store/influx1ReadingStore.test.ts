@@ -9,8 +9,10 @@
 import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { Influx1ReadingStore } from '../../../server/store/influx1ReadingStore.js';
 import type { SqliteReadingStore } from '../../../server/store/sqliteReadingStore.js';
-import type { StoredReading } from '../../../server/store/types.js';
+import type { JournalReading, StoredReading } from '../../../server/store/types.js';
 import { connectClient, exampleDocument, login, publishAcked, secretOf, startTestHub, type TestHub } from '../../helpers/hub.js';
 import { influxQuery, startInflux, type InfluxServer } from '../../helpers/influx.js';
 
@@ -204,5 +206,69 @@ describe('InfluxDB 1.x store', () => {
         }
       }
     }
+  });
+});
+
+describe('InfluxDB 1.x store, beside other databases and with awkward text', () => {
+  const storeOn = (database: string) => new Influx1ReadingStore({ version: 1, url: new URL(influx.url), database }, pino({ level: 'silent' }));
+  const V1 = ['blood_pressure', 'fall', 'glucose', 'heartbeat', 'motion', 'sos'].map((t) => `anxin_1h_v1_${t}`);
+  const oldCq = (db: string) => `CREATE DATABASE ${db}; CREATE CONTINUOUS QUERY anxin_1h_v0_glucose ON ${db} BEGIN ` +
+    `SELECT count(reading_id) AS count INTO ${db}.autogen.g FROM ${db}.autogen.glucose GROUP BY time(1h), * END`;
+  const reading = (seq: number, r: Partial<JournalReading>): JournalReading => ({
+    seq, homeId: 'wh-0009', deviceId: 'sos-0009', residentId: 'r-0009', id: `x${seq}`, type: 'sos', ts: now - HOUR + seq, receivedAt: now, values: {}, tiebreak: 0, ...r,
+  });
+
+  it('creates its continuous queries in a second database on the server, and drops old versions in its own only', async () => {
+    await influxQuery(influx.url, 'anxin_other', oldCq('anxin_other'));
+    await influxQuery(influx.url, 'anxin_second', oldCq('anxin_second'));
+    await storeOn('anxin_second').prepare(); // the hub's database (DB) has its queries already
+    // One series per database; a database without queries has no `values`.
+    const res = await fetch(`${influx.url}/query?q=${encodeURIComponent('SHOW CONTINUOUS QUERIES')}`);
+    const { results } = (await res.json()) as { results: Array<{ series: Array<{ name: string; values?: string[][] }> }> };
+    const of = (db: string) => (results[0]!.series.find((s) => s.name === db)?.values ?? []).map(([name]) => name).sort();
+    expect(of('anxin_second')).toEqual(V1);
+    expect(of(DB)).toEqual(V1);
+    expect(of('anxin_other')).toEqual(['anxin_1h_v0_glucose']); // another database's, even of an old version, is not ours
+    const glucose = results[0]!.series.find((s) => s.name === 'anxin_second')?.values?.find(([name]) => name === 'anxin_1h_v1_glucose');
+    expect(glucose?.[1]).toContain('INTO anxin_second.anxin_1h.glucose');
+  });
+
+  it('writes text fields exactly as they are: backslashes, quotes, newlines, commas', async () => {
+    const store = storeOn('anxin_text');
+    await store.prepare();
+    const texts = ["a\\'b", "\\'\\'", 'q"uote', '\\"', 'new\nline', 'trail\\', '\\\\', 'uni-血压-🙂', 'a,b c=d', "plain'"];
+    const batch = texts.map((t, i) => reading(i + 1, { id: t, values: { location: t } }));
+    // Numbers as floats, a boolean, and a same-millisecond reading written at nanosecond precision.
+    batch.push(reading(20, { type: 'blood_pressure', deviceId: 'bp-0009', id: 'bp\\\'1', ts: now - HOUR, values: { systolic: 120, diastolic: 80, irregularPulse: true } }));
+    batch.push(reading(21, { type: 'blood_pressure', deviceId: 'bp-0009', id: 'bp\\\'2', ts: now - HOUR, values: { systolic: 121.5, diastolic: 81 }, tiebreak: 1 }));
+    expect(await store.write(batch)).toEqual({ refused: 0 });
+    const back = await store.query({ residentId: 'r-0009' });
+    expect(back.filter((r) => r.type === 'sos').map((r) => [r.id, r.values.location])).toEqual(texts.map((t) => [t, t]));
+    expect(back.filter((r) => r.type === 'blood_pressure').map((r) => [r.id, r.ts, r.values])).toEqual([
+      ['bp\\\'1', now - HOUR, { systolic: 120, diastolic: 80, irregularPulse: true }],
+      ['bp\\\'2', now - HOUR, { systolic: 121.5, diastolic: 81 }],
+    ]);
+    const [fields] = await influxQuery(influx.url, 'anxin_text', 'SHOW FIELD KEYS FROM "anxin_raw"."blood_pressure"');
+    expect(Object.fromEntries(fields!.map((f) => [f.fieldKey, f.fieldType]))).toEqual({
+      systolic: 'float', diastolic: 'float', irregularPulse: 'boolean', reading_id: 'string', received_at: 'float',
+    });
+    const [tags] = await influxQuery(influx.url, 'anxin_text', 'SHOW TAG KEYS FROM "anxin_raw"."sos"');
+    expect(tags!.map((t) => t.tagKey).sort()).toEqual(['device', 'home', 'resident']);
+  });
+
+  it('lists every home and resident in the vitals dashboard, whatever devices they have', async () => {
+    const store = storeOn('anxin_vars');
+    await store.prepare();
+    await store.write([
+      reading(1, { homeId: 'wh-0001', residentId: 'r-bp', deviceId: 'bp-1', type: 'blood_pressure', values: { systolic: 130, diastolic: 80 } }),
+      reading(2, { homeId: 'wh-0002', residentId: 'r-diabetic', deviceId: 'glu-2', type: 'glucose', values: { value: 9.1 } }), // a glucose meter only
+      reading(3, { homeId: 'wh-0003', residentId: null, deviceId: 'fall-3', type: 'fall', values: { confidence: 0.9 } }), // a fall sensor only
+    ]);
+    const dash = JSON.parse(readFileSync(new URL('../../../dashboards/grafana/anxin-resident-vitals.json', import.meta.url), 'utf8'));
+    const variable = Object.fromEntries((dash.templating.list as Array<{ name: string; query: unknown }>).map((v) => [v.name, v.query as string]));
+    const [homes] = await influxQuery(influx.url, 'anxin_vars', variable.home!);
+    expect([...new Set(homes!.map((h) => h.value))].sort()).toEqual(['wh-0001', 'wh-0002', 'wh-0003']);
+    const [residents] = await influxQuery(influx.url, 'anxin_vars', variable.resident!.replace('$home', 'wh-0002'));
+    expect(residents!.map((r) => r.value)).toEqual(['r-diabetic']);
   });
 });

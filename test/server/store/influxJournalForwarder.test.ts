@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Reading } from '../../../devices/validateReading.js';
 import { HubMetrics } from '../../../server/metrics.js';
 import { GroupCommit } from '../../../server/store/groupCommit.js';
-import { ForwardingRecord, JournalForwarder, type ForwarderOptions } from '../../../server/store/journalForwarder.js';
+import { ForwardingRecord, JournalForwarder, mergeRanges, type ForwarderOptions, type SeqRange } from '../../../server/store/journalForwarder.js';
 import { openDatabase, type Db } from '../../../server/store/sqliteDb.js';
 import { SqliteReadingStore } from '../../../server/store/sqliteReadingStore.js';
 import type { JournalReading, SinkWriteResult, TimeSeriesSink } from '../../../server/store/types.js';
@@ -187,5 +187,18 @@ describe('journal forwarder', () => {
     expect(await f.drained(2000)).toBe(true);
     expect((await metrics.registry.getSingleMetric('anxin_influx_points_refused_total')!.get()).values[0]!.value).toBe(1);
     expect((await metrics.registry.getSingleMetric('anxin_influx_points_written_total')!.get()).values[0]!.value).toBe(3);
+    // Where: the seqs of the request that had the refusal, saved with the cursor.
+    expect(f.refusedSeqs()).toEqual([[1, 4]]);
+    await j.writer.drain();
+    expect(j.db.prepare('SELECT target, from_seq, to_seq FROM forward_refused').all()).toEqual([{ target: 'scripted', from_seq: 1, to_seq: 4 }]);
+    expect(new ForwardingRecord({ db: j.db, writer: j.writer, target: 'scripted', log: pino({ level: 'silent' }) }).refusedSeqs()).toEqual([[1, 4]]);
+  });
+
+  it.each([
+    { ranges: [[5, 9], [1, 4], [20, 30]], max: 10, merged: [[1, 9], [20, 30]] }, // adjacent requests join
+    { ranges: [[1, 10], [5, 12]], max: 10, merged: [[1, 12]] }, // a replay refusing again overlaps
+    { ranges: [[1, 2], [10, 11], [13, 14], [40, 41]], max: 2, merged: [[1, 14], [40, 41]] }, // over the cap: the closest merge
+  ] as Array<{ ranges: SeqRange[]; max: number; merged: SeqRange[] }>)('keeps refused ranges few: $ranges at most $max → $merged', ({ ranges, max, merged }) => {
+    expect(mergeRanges(ranges, max)).toEqual(merged);
   });
 });

@@ -150,6 +150,33 @@ describe('the forwarder thread', () => {
     }
   }, 60_000);
 
+  it('stays starting, with the lag read at each scrape, while a hung InfluxDB has not answered its set-up', async () => {
+    const j = journal();
+    const { log } = capturedLog();
+    const metrics = new HubMetrics();
+    const pid = influx.pid()!;
+    process.kill(pid, 'SIGSTOP'); // accepts connections, answers nothing: the set-up waits for the write timeout
+    const forwarder = new ThreadedForwarder({ db: j.db, writer: j.writer, influx: { influxUrl: influx.url, influxDb: 'thread_hung' }, log, metrics, flushMs: 50 });
+    j.readings.onJournaled((n) => forwarder.notify(n));
+    try {
+      forwarder.start();
+      await forwarder.ready(); // the thread runs…
+      await j.append(5);
+      await sleep(1500);
+      expect(forwarder.state()).toBe('starting'); // …but forwards nothing
+      expect(await metric(metrics, 'anxin_influx_lag_readings')).toBe(5); // no forwarder event since: read at the scrape
+      expect(await metric(metrics, 'anxin_influx_forwarder_up')).toBe(0);
+      process.kill(pid, 'SIGCONT');
+      await waitUntil(() => forwarder.state() === 'forwarding', 'forwarding once InfluxDB answers', 15_000);
+      expect(await forwarder.drained(15_000)).toBe(true);
+      expect(await metric(metrics, 'anxin_influx_lag_readings')).toBe(0);
+      expect(await metric(metrics, 'anxin_influx_forwarder_up')).toBe(1);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      await j.close(forwarder);
+    }
+  }, 60_000);
+
   it('reports an unreachable InfluxDB from the thread: a warning in the hub log, a counted error, the lag', async () => {
     const j = journal();
     const { log, lines } = capturedLog();
