@@ -9,6 +9,14 @@
  * said again: the hook runs when an alert's state, severity, title or message
  * differs from the last one run for it, and never for a message older than
  * that one.
+ *
+ * The hook gets the hub's sentence for the resident (`message`, SPEC §2:
+ * "the doctor will call", "the ambulance is coming") in both languages: the
+ * state alone says `escalated` for a doctor and for 120 alike. The hub's
+ * payload has no escalation target of its own (server/alerts/alertPresenter.ts
+ * `homeFeedback` puts it only into the message's words, and nothing is guessed
+ * from words): `ANXIN_ALERT_ESCALATION_TARGET` is set only when a message
+ * carries an `escalationTarget` member.
  */
 import type { GatewayContext } from './gatewayContext.js';
 
@@ -44,12 +52,16 @@ export class AlertHook {
     this.ctx.log.info({ alertId, severity: text('severity'), state: text('state') }, 'alert update from the hub');
     const hook = this.ctx.config.alertHook;
     if (!hook) return;
+    const message = sentences(alert.message);
     this.ctx.run('alertHook', hook, {
       ANXIN_ALERT_ID: alertId,
       ANXIN_ALERT_SEVERITY: text('severity'),
       ANXIN_ALERT_STATE: text('state'),
       ANXIN_ALERT_TITLE: text('title'),
       ANXIN_ALERT_TS: text('ts'),
+      ANXIN_ALERT_MESSAGE: message['zh-CN'],
+      ANXIN_ALERT_MESSAGE_EN: message.en,
+      ...(text('escalationTarget') !== '' && { ANXIN_ALERT_ESCALATION_TARGET: text('escalationTarget') }),
     });
   }
 
@@ -68,4 +80,14 @@ export class AlertHook {
     if (this.heard.size > REMEMBERED) this.heard.delete(this.heard.keys().next().value!);
     return false;
   }
+}
+
+/** The hub's `message` `{"zh-CN", "en"}`; a language missing or not a string is empty. */
+function sentences(message: unknown): { 'zh-CN': string; en: string } {
+  const m = (typeof message === 'object' && message !== null ? message : {}) as Record<string, unknown>;
+  const pick = (lang: string) => {
+    const v = m[lang];
+    return typeof v === 'string' ? v : '';
+  };
+  return { 'zh-CN': pick('zh-CN'), en: pick('en') };
 }

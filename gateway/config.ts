@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { compileSchema, describeError } from '../devices/schemaValidator.js';
-import { DEVICE_TYPES } from '../devices/deviceTypes.js';
+import { DEVICE_TYPE_DEFINITIONS, DEVICE_TYPES, type DeviceType } from '../devices/deviceTypes.js';
 import { DEFAULT_TOPIC_PREFIX, ID_PATTERN } from '../devices/topics.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -145,8 +145,24 @@ export function parseGatewayConfig(doc: unknown, env: NodeJS.ProcessEnv = {}, so
     throw new GatewayConfigError(`${source}: invalid gateway configuration: ${problems.join('; ')}`);
   }
   const c = config as GatewayConfig;
-  if (c.uplink.reconnectMaxMs < c.uplink.reconnectMinMs) {
-    throw new GatewayConfigError(`${source}: invalid gateway configuration: /uplink/reconnectMaxMs must be at least reconnectMinMs`);
+  const problems: string[] = [];
+  if (c.uplink.reconnectMaxMs < c.uplink.reconnectMinMs) problems.push('/uplink/reconnectMaxMs must be at least reconnectMinMs');
+  // A type without zigbee2mqtt vocabulary (a cuff, a glucose meter) would turn every message into nothing, silently.
+  for (const [name, entry] of Object.entries(c.zigbee2mqtt ? c.zigbee2mqtt.devices : {})) {
+    // (The schema's union of literals built from an array types `entry.type` as never.)
+    const type = typeof entry === 'object' ? (entry.type as DeviceType) : 'fall_sensor';
+    if (!DEVICE_TYPE_DEFINITIONS[type].z2m) {
+      problems.push(`/zigbee2mqtt/devices/${escapePointer(name)}/type ${type} has no zigbee2mqtt vocabulary; must be one of ${Z2M_DEVICE_TYPES.join(', ')}`);
+    }
   }
+  if (problems.length > 0) throw new GatewayConfigError(`${source}: invalid gateway configuration: ${problems.join('; ')}`);
   return c;
+}
+
+/** Device types a zigbee2mqtt device may be mapped to: those whose definition has a z2m vocabulary. */
+const Z2M_DEVICE_TYPES = DEVICE_TYPES.filter((t) => DEVICE_TYPE_DEFINITIONS[t].z2m !== undefined);
+
+/** RFC 6901: a friendly name may contain `/` or `~`. */
+function escapePointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
 }

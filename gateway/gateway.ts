@@ -50,6 +50,10 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gat
   const log = deps.log ?? createGatewayLogger(config.logLevel, config.homeId);
   const now = deps.now ?? Date.now;
   const outbox = Outbox.open(config.dataDir, { maxReadings: config.outbox.maxReadings, now });
+  if (outbox.replacement) {
+    const { movedTo, reason, salvaged } = outbox.replacement;
+    log.error({ movedTo, reason, salvaged, outboxDepth: outbox.depth, replaced: outbox.replaced }, 'outbox file was damaged; moved aside and replaced by a fresh one');
+  }
   const ctx: GatewayContext = {
     config,
     log,
@@ -62,7 +66,12 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gat
   const alertHook = new AlertHook(ctx);
   const uplink = new Uplink(ctx, { onAlert: (a) => alertHook.handle(a), random: deps.random });
   const alarm = new LocalAlarm(ctx, { hubReachable: () => uplink.connected });
-  const intake = new Intake(ctx, { decodeBluetooth: decodeBluetoothLine, onAccepted: (r) => alarm.consider(r) });
+  outbox.onRejected((r) => alarm.refused(r));
+  const intake = new Intake(ctx, {
+    decodeBluetooth: decodeBluetoothLine,
+    onAccepted: (r) => alarm.consider(r),
+    onNotSent: (r, reason) => alarm.alarmNow(r, reason),
+  });
   const tcp = new TcpLineInput({ port: config.input.port, intake, log: log.child({ component: 'input' }) });
   const stdin = config.input.stdin && deps.stdin ? new StreamLineInput({ stream: deps.stdin, intake, log: log.child({ component: 'stdin' }) }) : null;
   const zigbee2mqtt = config.zigbee2mqtt ? new Zigbee2mqttBridge(ctx, intake) : null;
@@ -73,6 +82,7 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gat
     await tcp.stop();
     stdin?.stop();
     await zigbee2mqtt?.stop();
+    intake.stop();
     await uplink.stop();
     alarm.stop();
     outbox.close();
@@ -89,7 +99,9 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gat
     inputPort: () => tcp.port,
     async start() {
       try {
+        // Before the uplink: the falls and SOS a crash left unacknowledged are looked at first.
         alarm.start();
+        intake.start();
         uplink.start();
         await tcp.start();
         stdin?.start();
@@ -99,7 +111,7 @@ export function buildGateway(config: GatewayConfig, deps: GatewayDeps = {}): Gat
         throw err;
       }
       started = true;
-      log.info({ hub: config.hub, gatewayId: config.username, outboxDepth: outbox.depth, version: GATEWAY_VERSION }, 'gateway started');
+      log.info({ hub: config.hub.replace(/^([a-z0-9+.-]+:\/\/).*@/i, '$1***@'), gatewayId: config.username, outboxDepth: outbox.depth, version: GATEWAY_VERSION }, 'gateway started');
     },
     stop,
   };

@@ -4,6 +4,11 @@
  * filling, moved by a quarter (at least 100 readings), or a reading was dropped
  * or refused — at most once per `minIntervalMs`, so a backlog flush of
  * thousands of readings publishes a handful of statuses, not thousands.
+ *
+ * The throttle measures time with a monotonic clock (`performance.now()`): the
+ * wall clock of a home box is stepped by NTP (an hour back after a wrong RTC),
+ * and a throttle on it would publish nothing until the clock caught up. Even an
+ * injected clock that goes back never makes it wait longer than the interval.
  */
 
 /** `gateway/status` as this gateway publishes it; `outboxDropped` and `rejected` extend SPEC §2. */
@@ -33,7 +38,7 @@ export class StatusReporter {
     private readonly publish: (status: GatewayStatus) => void,
     private readonly current: () => GatewayStatus,
     private readonly minIntervalMs = 2000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Publishes the current status now (on connect). */
@@ -50,7 +55,7 @@ export class StatusReporter {
   /** Something that the status shows changed; publish if notable, throttled. */
   changed(): void {
     if (this.timer || !isNotable(this.last, this.current())) return;
-    const wait = this.lastAt + this.minIntervalMs - this.now();
+    const wait = Math.min(this.minIntervalMs, this.lastAt + this.minIntervalMs - this.now());
     if (wait <= 0) {
       this.reportNow();
       return;

@@ -16,7 +16,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { RejectMessage } from '../devices/readingSchema.js';
 import type { GatewayContext } from './gatewayContext.js';
-import type { OutboxEntry } from './outbox.js';
+import { PROTECTED_TYPES, type OutboxEntry } from './outbox.js';
 import { StatusReporter, type GatewayStatus } from './statusReporter.js';
 
 export interface UplinkHooks {
@@ -53,6 +53,8 @@ export class Uplink {
   private stopped = true;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** Resets the backoff once the current connection has stayed up long enough (see `linkHealthy`). */
+  private healthyTimer: NodeJS.Timeout | null = null;
   /** Highest seq handed to the current connection. */
   private cursor = 0;
   /** Windows (up to `batchSize` readings) published and not fully acknowledged. */
@@ -90,6 +92,7 @@ export class Uplink {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.clearHealthyTimer();
     this.status.stop();
     const client = this.client;
     if (client && this.isConnected) {
@@ -152,7 +155,12 @@ export class Uplink {
       log.warn({ err: (err as Error).message }, 'subscribing to rejects and alerts failed');
     }
     if (gen !== this.generation) return;
-    this.attempt = 0;
+    // Signed in is not healthy: a hub whose store fails accepts the connection and drops it at the first
+    // publish. The backoff resets on a PUBACK, or after the link stayed up as long as the longest wait
+    // (so even a hub that drops every connection later is never reconnected to more often than that).
+    this.clearHealthyTimer();
+    this.healthyTimer = setTimeout(() => this.linkHealthy(gen), config.uplink.reconnectMaxMs);
+    this.healthyTimer.unref();
     this.isConnected = true;
     this.cursor = 0;
     this.windowsInFlight = 0;
@@ -165,6 +173,7 @@ export class Uplink {
     if (gen !== this.generation) return;
     const wasConnected = this.isConnected;
     this.isConnected = false;
+    this.clearHealthyTimer();
     this.client = null;
     this.generation++; // late PUBACK callbacks of this client are ignored from now on
     client.removeAllListeners('message');
@@ -177,6 +186,18 @@ export class Uplink {
       this.retryTimer = null;
       if (!this.stopped) this.connect();
     }, delay);
+  }
+
+  /** The connection of `gen` proved it works (a PUBACK, or it stayed up): the next loss starts the backoff over. */
+  private linkHealthy(gen: number): void {
+    if (gen !== this.generation || !this.isConnected) return;
+    this.attempt = 0;
+    this.clearHealthyTimer();
+  }
+
+  private clearHealthyTimer(): void {
+    if (this.healthyTimer) clearTimeout(this.healthyTimer);
+    this.healthyTimer = null;
   }
 
   /** Hands the next windows of the outbox to the connection, up to the in-flight bound. */
@@ -202,6 +223,7 @@ export class Uplink {
             return;
           }
           outbox.ack(group.map((e) => e.seq));
+          this.linkHealthy(gen);
           this.stats.readingsAcked += group.length;
           if (--pending === 0) {
             this.windowsInFlight--;
@@ -230,8 +252,10 @@ export class Uplink {
       const deviceId = parsed.kind === 'deviceRejects' ? parsed.deviceId : null;
       const readingId = typeof r.id === 'string' ? r.id : undefined;
       // It was acknowledged anyway (MQTT 3.1.1 has no negative PUBACK); make sure it is not sent again.
-      outbox.reject(deviceId, readingId);
-      log.warn({ deviceId, readingId, code: r.error, field: r.field }, 'hub refused a reading');
+      // A refused fall or SOS never reaches the call center: the outbox tells the local alarm.
+      const removed = outbox.reject(deviceId, readingId, typeof r.error === 'string' ? r.error : undefined);
+      const emergency = removed !== undefined && PROTECTED_TYPES.has(removed.type);
+      log[emergency ? 'error' : 'warn']({ deviceId, readingId, type: removed?.type, code: r.error, field: r.field }, 'hub refused a reading');
       this.status.changed();
     } else if (parsed?.kind === 'alerts') {
       this.hooks.onAlert(body);
@@ -240,7 +264,9 @@ export class Uplink {
 
   private currentStatus(): GatewayStatus {
     const { outbox, version } = this.deps;
-    return { online: true, outboxDepth: outbox.depth, version, outboxDropped: outbox.dropped, rejected: outbox.rejected };
+    // outboxReplaced: damaged outbox files set aside at start (readings may have been lost with them).
+    const status: GatewayStatus & { outboxReplaced: number } = { online: true, outboxDepth: outbox.depth, version, outboxDropped: outbox.dropped, rejected: outbox.rejected, outboxReplaced: outbox.replaced };
+    return status;
   }
 
   private publishStatus(status: GatewayStatus): void {

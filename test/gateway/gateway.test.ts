@@ -88,7 +88,7 @@ describe('gateway (in-process, real hub)', () => {
       bp({ id: 'fixed-2' }),
       bp({ id: 'fixed-2' }),
     ]);
-    expect(answers[0]).toMatchObject({ ok: true, id: expect.stringMatching(/^bp-0001-\d+$/) });
+    expect(answers[0]).toMatchObject({ ok: true, id: expect.stringMatching(/^bp-0001-[0-9a-z]{8}-\d+$/) });
     expect(answers.slice(1).map((a) => a.ok ? (a.duplicate ? 'duplicate' : 'ok') : a.error)).toEqual([
       'invalid_json', 'not_object', 'missing_field', 'invalid_field', 'out_of_range', 'unknown_unit', 'ts_too_old',
       'special_value', 'unsupported_characteristic', 'invalid_hex', 'missing_field', 'line_too_long', 'ok', 'duplicate',

@@ -67,12 +67,12 @@ describe('Outbox', () => {
     const outbox = Outbox.open(tempDir(), { maxReadings: 10 });
     const first = [entry('fall'), entry('blood_pressure'), entry('sos'), entry('heartbeat'), entry('glucose')];
     outbox.enqueue(first);
-    const more = Array.from({ length: 8 }, () => entry('heartbeat', 'pir-0001'));
+    const more = Array.from({ length: 8 }, () => entry('glucose', 'glu-0001'));
     expect(outbox.enqueue(more)).toEqual(Array(8).fill('queued'));
     expect(outbox.depth).toBe(10);
     expect(outbox.dropped).toBe(3);
     const ids = outbox.peek(0, 100).map((e) => e.readingId);
-    // The three oldest ordinary readings went; the fall and the SOS stayed, in their place.
+    // The heartbeat went first, then the oldest of the rest; the fall and the SOS stayed, in their place.
     expect(ids).toEqual([first[0]!.readingId, first[2]!.readingId, ...more.map((e) => e.readingId)]);
 
     // Nothing but emergencies: the bound gives way rather than lose one.
@@ -92,7 +92,7 @@ describe('Outbox', () => {
     const dir = tempDir();
     let outbox = Outbox.open(dir, { maxReadings: 3, now: () => 1_000 });
     const id1 = outbox.nextReadingId('bp-0001');
-    expect(id1).toBe('bp-0001-1001');
+    expect(id1).toMatch(/^bp-0001-[0-9a-z]{8}-1$/);
     outbox.enqueue([{ ...entry('blood_pressure'), readingId: id1 }, entry('fall'), entry('glucose'), entry('glucose')], { key: 'z2m:radar', value: { fall_down_status: 'fall' } });
     outbox.reject('bp-0001', 'not-there');
     const before = outbox.peek(0, 10);
@@ -104,19 +104,20 @@ describe('Outbox', () => {
     expect(outbox.dropped).toBe(1);
     expect(outbox.rejected).toBe(1);
     expect(outbox.state('z2m:radar')).toEqual({ fall_down_status: 'fall' });
-    // The counter continues from where it was, not from the clock.
-    expect(outbox.nextReadingId('bp-0001')).toBe('bp-0001-1002');
+    // The counter continues from where it was, with the same prefix.
+    expect(outbox.nextReadingId('bp-0001')).toBe(id1.replace(/-1$/, '-2'));
     expect(outbox.has('bp-0001', id1)).toBe(false); // dropped by the bound
     outbox.close();
   });
 
-  it('starts a new outbox\'s counter at the clock, and keeps ids within 64 characters', () => {
+  it('starts a new outbox\'s ids with a random prefix, and keeps ids within 64 characters', () => {
     const outbox = Outbox.open(tempDir(), { maxReadings: 10, now: () => 1_718_000_000_000 });
-    expect(outbox.nextReadingId('glu-0001')).toBe('glu-0001-1718000000001');
+    const first = outbox.nextReadingId('glu-0001');
+    expect(first).toMatch(/^glu-0001-[0-9a-z]{8}-1$/);
     const long = 'd'.repeat(64);
     const id = outbox.nextReadingId(long);
     expect(id).toHaveLength(64);
-    expect(id.endsWith('-1718000000002')).toBe(true);
+    expect(id.endsWith(`${first.slice('glu-0001'.length)}`.replace(/-1$/, '-2'))).toBe(true);
     outbox.close();
   });
 

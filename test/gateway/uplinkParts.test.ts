@@ -1,6 +1,6 @@
 /** The small pure parts of the uplink and inputs: backoff, batching, status throttling, line splitting, alert announcements. */
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AlertHook } from '../../gateway/alertHook.js';
 import { parseGatewayConfig } from '../../gateway/config.js';
 import type { GatewayContext } from '../../gateway/gatewayContext.js';
@@ -54,6 +54,39 @@ describe('gateway status', () => {
     expect(published).toEqual([0]);
     await new Promise((res) => setTimeout(res, 150));
     expect(published).toEqual([0, 1000]);
+    r.stop();
+  });
+
+  it('keeps reporting when NTP steps the wall clock back (it throttles on the monotonic clock)', async () => {
+    let current = s(0);
+    const published: number[] = [];
+    const wall = Date.now();
+    const spy = vi.spyOn(Date, 'now').mockReturnValue(wall);
+    const r = new StatusReporter((x) => published.push(x.outboxDepth), () => current, 100);
+    try {
+      r.reportNow();
+      spy.mockReturnValue(wall - 3600_000); // an hour back
+      current = s(5000);
+      r.changed();
+      await new Promise((res) => setTimeout(res, 150));
+      expect(published).toEqual([0, 5000]);
+    } finally {
+      spy.mockRestore();
+      r.stop();
+    }
+  });
+
+  it('never waits longer than the interval, even on a clock that goes back', async () => {
+    let clock = 1_000_000;
+    let current = s(0);
+    const published: number[] = [];
+    const r = new StatusReporter((x) => published.push(x.outboxDepth), () => current, 100, () => clock);
+    r.reportNow();
+    clock -= 3600_000;
+    current = s(5000);
+    r.changed();
+    await new Promise((res) => setTimeout(res, 150));
+    expect(published).toEqual([0, 5000]);
     r.stop();
   });
 });

@@ -134,7 +134,7 @@ describe('zigbee2mqtt and Bluetooth inputs, end to end', () => {
     const hex = Buffer.from([0x1e, 0x8a, 0x00, 0x55, 0x00, 0x67, 0x00, ...stamp, 0x48, 0x00, 0x01, 0x04, 0x00]).toString('hex').toUpperCase();
     const [answer] = await lines.send([{ device: 'bp-0001', characteristic: '2A35', hex }]);
     lines.close();
-    expect(answer).toMatchObject({ ok: true, id: expect.stringMatching(/^bp-0001-\d+$/) });
+    expect(answer).toMatchObject({ ok: true, id: expect.stringMatching(/^bp-0001-[0-9a-z]{8}-\d+$/) });
     const [row] = await waitFor('stored', () => hubReadings(hubDir, `reading_id = '${answer!.id as string}'`), (r) => r.length === 1, 15_000);
     expect(row!.type).toBe('blood_pressure');
     expect(JSON.parse(row!.vals)).toEqual({ systolic: 138, diastolic: 85, map: 103, pulse: 72, irregularPulse: true });
