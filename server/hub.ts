@@ -76,7 +76,6 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   const readings = new SqliteReadingStore(db, writer);
   const refusals = new RefusalStore(db, writer, config.refusalLimit);
   const users = new UserStore(db, now);
-  const admin = await users.ensureAdmin(config.adminPassword);
   const ruleConfig = loadRuleConfigFile(config.rulesFile);
 
   // Alerts: the engine evaluates inside the readings' transaction (see SqliteReadingStore.onStored).
@@ -160,6 +159,10 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   await http.listen({ port: config.httpPort, host: config.host });
   const httpPort = (http.server.address() as { port: number }).port;
   const mqttPort = await broker.listenTcp(config.mqttPort, config.host);
+  // Only once everything that can fail at start has succeeded: an admin created by a start that then
+  // failed (a port in use, a bad rules file) had its generated password never shown, and no later
+  // start would create or show one.
+  const admin = await users.ensureAdmin(config.adminPassword);
   const sessionSweep = setInterval(() => users.pruneSessions(), 3600_000).unref();
   const directoryWatch = setInterval(() => directory.refreshIfChangedElsewhere(), 5000).unref();
   deliveries.start();

@@ -51,7 +51,8 @@ export class UserStore {
    * with a random one that the caller prints once. Returns the generated password.
    */
   async ensureAdmin(configured: string | undefined): Promise<{ generated: string | null } | null> {
-    if (this.count() > 0) return null;
+    // An admin, not any user: users enrolled by the CLI before the first start are doctors and operators.
+    if ((this.db.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin'").get() as { n: number }).n > 0) return null;
     const password = configured ?? generateSecret();
     await this.create('admin', 'admin', '管理员 Administrator', password);
     this.audit('system', 'user.created', 'admin', { role: 'admin' });
