@@ -6,6 +6,10 @@ import { ConfigError, loadConfig } from './config.js';
 import { buildHub } from './hub.js';
 
 async function main(): Promise<void> {
+  // Whatever reads stdout may go away (a log shipper restarting): the banner's write must not end the hub.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   let config;
   try {
     config = loadConfig();
