@@ -9,12 +9,18 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config.js';
 import { ImportError, importDocument } from '../import/importer.js';
 import { openDatabase } from '../store/sqliteDb.js';
+import { UserStore } from '../store/userStore.js';
 
-const USAGE = `usage: npm run anxin -- import FILE
+const USAGE = `usage: npm run anxin -- COMMAND
 
-  import FILE   upsert the homes, residents, gateways, devices and users of a
-                JSON document (SPEC §6), all or nothing; prints the secrets it
-                issued, once
+  import FILE              upsert the homes, residents, gateways, devices and
+                           users of a JSON document (SPEC §6), all or nothing;
+                           prints the secrets it issued, once
+  reset-password USERNAME  a new random password for a web user (the admin's
+                           too), printed once; their sessions end
+  disable-user USERNAME    the user can no longer sign in; their sessions and
+                           live streams end (not the last admin)
+  enable-user USERNAME     undoes disable-user
 
 environment: ANXIN_DATA_DIR (default ./data), as for the hub`;
 
@@ -25,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'import' && args.length === 1) return runImport(args[0]!);
+  if (command === 'reset-password' && args.length === 1) return withUsers((users) => resetPassword(users, args[0]!));
+  if ((command === 'disable-user' || command === 'enable-user') && args.length === 1) {
+    return withUsers((users) => setDisabled(users, args[0]!, command === 'disable-user'));
+  }
   process.stderr.write(`${command === undefined ? '' : `anxin: unknown command or arguments: ${argv.join(' ')}\n`}${USAGE}\n`);
   return 2;
 }
@@ -56,6 +66,43 @@ async function runImport(file: string): Promise<number> {
   } finally {
     db.close();
   }
+}
+
+
+/** Runs `fn` on the users of the store the hub uses (ANXIN_DATA_DIR). */
+async function withUsers(fn: (users: UserStore) => Promise<number> | number): Promise<number> {
+  const config = loadConfig(process.env);
+  const db = openDatabase(config.dataDir, config.sync);
+  try {
+    return await fn(new UserStore(db));
+  } finally {
+    db.close();
+  }
+}
+
+async function resetPassword(users: UserStore, username: string): Promise<number> {
+  const password = await users.resetPassword(username, 'cli');
+  if (password === null) {
+    process.stderr.write(`anxin: no user ${username}\n`);
+    return 1;
+  }
+  process.stdout.write(`${JSON.stringify({ username, password })}\n`);
+  process.stderr.write(`anxin: ${username}'s new password is shown only this once; their sessions have ended.\n`);
+  return 0;
+}
+
+function setDisabled(users: UserStore, username: string, disabled: boolean): number {
+  const result = users.setDisabled(username, disabled, 'cli');
+  if (result === 'unknown') {
+    process.stderr.write(`anxin: no user ${username}\n`);
+    return 1;
+  }
+  if (result === 'last_admin') {
+    process.stderr.write(`anxin: ${username} is the last enabled admin; enable or create another admin first\n`);
+    return 1;
+  }
+  process.stderr.write(`anxin: ${username} ${disabled ? 'disabled; their sessions have ended' : 'enabled'}\n`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -94,6 +94,43 @@ export class UserStore {
     this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(this.now());
   }
 
+  /**
+   * A new random password for `username` (returned, to be shown once), its
+   * sessions ended; false when there is no such user. The recovery when a
+   * password is lost, the first admin's included.
+   */
+  async resetPassword(username: string, actor: string): Promise<string | null> {
+    if (!this.db.prepare('SELECT 1 FROM users WHERE username = ?').get(username)) return null;
+    const password = generateSecret();
+    const hash = await hashSecret(password, 'password');
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?').run(hash, this.now(), username);
+      this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username);
+      this.audit(actor, 'user.password_reset', username, {});
+    })();
+    return password;
+  }
+
+  /**
+   * Disables (or enables again) a user: a disabled one cannot sign in, and
+   * their sessions end (a running hub closes their live streams within its
+   * session sweep). The last enabled admin cannot be disabled.
+   */
+  setDisabled(username: string, disabled: boolean, actor: string): 'done' | 'unknown' | 'last_admin' {
+    const row = this.db.prepare('SELECT role FROM users WHERE username = ?').get(username) as { role: Role } | undefined;
+    if (!row) return 'unknown';
+    if (disabled && row.role === 'admin') {
+      const admins = (this.db.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?").get(username) as { n: number }).n;
+      if (admins === 0) return 'last_admin';
+    }
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE username = ?').run(disabled ? 1 : 0, this.now(), username);
+      if (disabled) this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username);
+      this.audit(actor, disabled ? 'user.disabled' : 'user.enabled', username, {});
+    })();
+    return 'done';
+  }
+
   audit(actor: string, action: string, subject: string | null, detail: object): void {
     this.db.prepare('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)')
       .run(this.now(), actor, action, subject, JSON.stringify(detail));

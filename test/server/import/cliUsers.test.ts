@@ -1,0 +1,58 @@
+/**
+ * The CLI's user commands against the data directory of a running hub: a lost
+ * password (the admin's too) is replaced and shown once, and a user who left
+ * is disabled; either ends their sessions at once, and the last admin cannot
+ * be disabled. The real CLI process, a real hub, the real API.
+ */
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ADMIN_PASSWORD, exampleDocument, login, startTestHub, type TestHub } from '../../helpers/hub.js';
+
+let t: TestHub;
+let drLi: string;
+
+function anxin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'server/cli/anxin.ts', ...args], { cwd: process.cwd(), env: { ...process.env, ANXIN_DATA_DIR: t.dataDir } },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, stdout, stderr }));
+  });
+}
+
+const me = async (token: string) => (await t.hub.http.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } })).statusCode;
+
+beforeAll(async () => {
+  t = await startTestHub();
+  const answer = await t.importDoc(exampleDocument());
+  drLi = answer.users.find((u) => u.username === 'dr-li')!.password;
+});
+
+afterAll(() => t?.destroy());
+
+it('reset-password prints a new password once; the old one and its sessions no longer work', async () => {
+  const session = await login(t.hub, 'dr-li', drLi);
+  const run = await anxin(['reset-password', 'dr-li']);
+  expect(run.code).toBe(0);
+  const { username, password } = JSON.parse(run.stdout) as { username: string; password: string };
+  expect(username).toBe('dr-li');
+  expect(await me(session)).toBe(401);
+  await expect(login(t.hub, 'dr-li', drLi)).rejects.toThrow();
+  expect(await me(await login(t.hub, 'dr-li', password))).toBe(200);
+  drLi = password;
+});
+
+it('disable-user ends the sessions and refuses sign-in; enable-user lets them back', async () => {
+  const session = await login(t.hub, 'dr-li', drLi);
+  expect((await anxin(['disable-user', 'dr-li'])).code).toBe(0);
+  expect(await me(session)).toBe(401);
+  await expect(login(t.hub, 'dr-li', drLi)).rejects.toThrow();
+  expect((await anxin(['enable-user', 'dr-li'])).code).toBe(0);
+  expect(await me(await login(t.hub, 'dr-li', drLi))).toBe(200);
+});
+
+it('refuses to disable the last admin, and names an unknown user', async () => {
+  const last = await anxin(['disable-user', 'admin']);
+  expect([last.code, last.stderr]).toEqual([1, expect.stringContaining('last enabled admin')]);
+  expect(await me(await login(t.hub, 'admin', ADMIN_PASSWORD))).toBe(200);
+  const unknown = await anxin(['reset-password', 'nobody']);
+  expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining('no user nobody')]);
+});
