@@ -2,7 +2,8 @@
  * `npm start`: runs the whole hub on its embedded store. Configuration comes
  * from the environment (SPEC §7); SIGTERM/SIGINT shut down without losing data.
  */
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type HubConfig } from './config.js';
+import { RuleConfigError } from './rules/ruleConfig.js';
 import { buildHub } from './hub.js';
 
 async function main(): Promise<void> {
@@ -20,7 +21,16 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const hub = await buildHub(config);
+  let hub;
+  try {
+    hub = await buildHub(config);
+  } catch (err) {
+    // A setting the hub cannot start with: its message names it; no stack trace.
+    const setting = startupSetting(err, config);
+    if (!setting) throw err;
+    process.stderr.write(`${setting}\n`);
+    process.exit(2);
+  }
   if (hub.generatedAdminPassword) {
     // Printed once, to the terminal only (never to the log): it is not stored anywhere in clear.
     process.stdout.write(
@@ -40,6 +50,21 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The message for a start that failed on a setting (the rules file, the data directory), or null for anything else. */
+function startupSetting(err: unknown, config: HubConfig): string | null {
+  if (err instanceof RuleConfigError) return `ANXIN_RULES_FILE ${config.rulesFile}: ${err.message}`;
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  if (e.message?.startsWith('ANXIN_RULES_FILE ')) return e.message;
+  const code = e.code ?? e.cause?.code;
+  if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EROFS' || code === 'SQLITE_CANTOPEN') {
+    return `ANXIN_DATA_DIR ${config.dataDir}: cannot hold the store (${e.message})`;
+  }
+  if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return `ANXIN_HOST ${config.host}, ANXIN_HTTP_PORT ${config.httpPort} or ANXIN_MQTT_PORT ${config.mqttPort}: cannot listen (${e.message})`;
+  }
+  return null;
 }
 
 main().catch((err) => {

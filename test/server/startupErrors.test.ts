@@ -1,0 +1,50 @@
+/**
+ * A hub that cannot start on its settings says which setting, in one line,
+ * and exits 2 (as for a bad variable): a data directory that is a file, a
+ * rules file that is missing, not JSON, or invalid, a port that is taken.
+ * Before, these ended in stack traces, and the data directory's did not
+ * name the variable. The real `npm start` entry, as a child process.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const dir = mkdtempSync(join(tmpdir(), 'anxin-start-'));
+let busy: Server;
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await new Promise((r) => busy?.close(r));
+});
+
+beforeAll(async () => {
+  writeFileSync(join(dir, 'a-file'), '');
+  writeFileSync(join(dir, 'bad.json'), '{"claimDeadlineSeconds": ');
+  writeFileSync(join(dir, 'invalid.json'), JSON.stringify({ claimDeadlineSeconds: { critical: -1 } }));
+  busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+});
+
+function start(env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'server/index.ts'], {
+      cwd: process.cwd(), timeout: 30_000,
+      env: { ...process.env, ANXIN_HTTP_PORT: '0', ANXIN_MQTT_PORT: '0', ANXIN_HOST: '127.0.0.1', ANXIN_ADMIN_PASSWORD: 'test-admin-password-1', ...env },
+    }, (err, _stdout, stderr) => resolve({ code: err ? Number(err.code ?? -1) : 0, stderr }));
+  });
+}
+
+it.each([
+  ['a data directory that is a file', () => ({ ANXIN_DATA_DIR: join(dir, 'a-file') }), /^ANXIN_DATA_DIR .*a-file: cannot hold the store/],
+  ['a missing rules file', () => ({ ANXIN_DATA_DIR: join(dir, 'd1'), ANXIN_RULES_FILE: join(dir, 'none.json') }), /^ANXIN_RULES_FILE .*none\.json: ENOENT/],
+  ['a rules file that is not JSON', () => ({ ANXIN_DATA_DIR: join(dir, 'd2'), ANXIN_RULES_FILE: join(dir, 'bad.json') }), /^ANXIN_RULES_FILE .*bad\.json: /],
+  ['an invalid rules file', () => ({ ANXIN_DATA_DIR: join(dir, 'd3'), ANXIN_RULES_FILE: join(dir, 'invalid.json') }), /^ANXIN_RULES_FILE .*invalid\.json: invalid rule configuration: claimDeadlineSeconds\.critical/],
+  ['a taken port', () => ({ ANXIN_DATA_DIR: join(dir, 'd4'), ANXIN_HTTP_PORT: String((busy.address() as { port: number }).port) }), /^ANXIN_HOST .*cannot listen \(.*EADDRINUSE/],
+])('%s: one line naming the setting, exit 2', async (_, env, message) => {
+  const run = await start(env());
+  expect(run.code).toBe(2);
+  expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  expect(run.stderr).toMatch(message);
+});
