@@ -18,7 +18,7 @@ import { HubMetrics } from './metrics.js';
 import { DirectoryStore } from './store/directoryStore.js';
 import { GroupCommit } from './store/groupCommit.js';
 import { RefusalStore } from './store/refusalStore.js';
-import { openDatabase } from './store/sqliteDb.js';
+import { openDatabase, type Db } from './store/sqliteDb.js';
 import { SqliteReadingStore } from './store/sqliteReadingStore.js';
 import { startTimeSeries } from './store/timeSeries.js';
 import { UserStore } from './store/userStore.js';
@@ -87,7 +87,16 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     sms: new SmsNotifier(new LoggingSmsProvider(log.child({ component: 'sms' }))),
     ...(config.webhookSecret && { webhook: new WebhookNotifier({ secret: config.webhookSecret }) }),
   };
-  const deliveries = new DeliveryQueue(db, notifiers, { log: log.child({ component: 'deliveries' }), now });
+  const deliveries = new DeliveryQueue(db, notifiers, {
+    log: log.child({ component: 'deliveries' }), now,
+    onSettled: (s) => {
+      metrics.notificationsSettled.inc({ channel: s.channel, outcome: s.outcome });
+      escalations.settled(s);
+    },
+  });
+  metrics.watchNotifications(() => deliveries.pendingCount());
+  // Tells doctors of escalations through the queue, and the alert service whether anyone was reached.
+  const escalations = new EscalationNotifier(db, deliveries, new Set(Object.keys(notifiers) as Channel[]));
   // Created below; the engine and the ingest publish through it only once it runs.
   // eslint-disable-next-line prefer-const
   let broker: HubBroker | undefined;
@@ -120,8 +129,16 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   events.on('device.status', (s) => watchdog.onStatus(s));
   const alertService = new AlertService({
     writer, engine, alerts, directory, now, log: log.child({ component: 'alerts' }),
-    notifier: new EscalationNotifier(db, deliveries, new Set(Object.keys(notifiers) as Channel[])),
+    notifier: escalations,
   });
+  escalations.reportTo({
+    doctorReached: (...args) => alertService.doctorReached(...args),
+    doctorUnreachable: (...args) => {
+      metrics.doctorsUnreachable.inc();
+      alertService.doctorUnreachable(...args);
+    },
+  });
+  warnUnusableWebhooks(db, config, log);
   const stream = new StreamHub(eventLog, directory, log.child({ component: 'stream' }), { sessions: users, now });
 
   let ready = false;
@@ -211,4 +228,16 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   };
 
   return { ctx, http, httpPort, mqttPort, generatedAdminPassword: admin?.generated ?? null, stop };
+}
+
+/**
+ * A doctor's webhook is used only with a secret to sign it (WebhookNotifier);
+ * without one, escalations to them fall back to whatever else they have, so
+ * say it at start-up instead of letting it be found at an emergency.
+ */
+function warnUnusableWebhooks(db: Db, config: HubConfig, log: Logger): void {
+  if (config.webhookSecret) return;
+  const doctors = db.prepare('SELECT username FROM users WHERE webhook_url IS NOT NULL AND disabled = 0 ORDER BY username').pluck().all() as string[];
+  if (doctors.length === 0) return;
+  log.warn({ doctors }, 'doctors have a webhook URL but ANXIN_WEBHOOK_SECRET is not set: no webhook is sent to them (escalations say so to the call center)');
 }

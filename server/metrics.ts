@@ -79,6 +79,28 @@ export class HubMetrics {
     name: 'anxin_influx_query_fallbacks_total', help: 'Readings queries answered from the journal because InfluxDB failed', registers: [this.registry],
   });
 
+  private notificationsPendingSource: (() => number) | null = null;
+  readonly notificationsPending = new Gauge({
+    name: 'anxin_notifications_pending', help: 'Notifications not yet settled: still being tried within their retry budget (read at each scrape)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.notificationsPendingSource) this.notificationsPending.set(this.notificationsPendingSource());
+    },
+  });
+  readonly notificationsSettled = new Counter({
+    name: 'anxin_notifications_settled_total',
+    help: 'Notifications settled, by channel and outcome: delivered; failed (refused, or retried for the whole budget); undeliverable (no address or no real channel: nobody told)',
+    labelNames: ['channel', 'outcome'] as const, registers: [this.registry],
+  });
+  readonly doctorsUnreachable = new Counter({
+    name: 'anxin_escalations_doctor_unreachable_total', help: 'Escalations whose doctor no channel reached (the call center is told to phone them)', registers: [this.registry],
+  });
+
+  /** Where `anxin_notifications_pending` reads the count from (the delivery queue). */
+  watchNotifications(pending: () => number): void {
+    this.notificationsPendingSource = pending;
+  }
+
   private openAlerts: (() => ReadonlyArray<{ severity: string; state: string }>) | null = null;
   readonly alertsOpen = new Gauge({
     name: 'anxin_alerts_open', help: 'Unresolved alerts, by severity and state (read at each scrape)', labelNames: ['severity', 'state'] as const,

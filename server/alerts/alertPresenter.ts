@@ -9,8 +9,39 @@ export type Lang = 'zh-CN' | 'en';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+/**
+ * Whether the doctor an alert was escalated to has been told (SPEC §5). Not a
+ * column of the alert: the alert service works it out from the delivery queue
+ * and the alert's history, and attaches it to the alerts it hands out.
+ */
+export interface EscalationDelivery {
+  /** `failed`: every channel failed or none could reach the doctor; the call center must phone them. */
+  state: 'pending' | 'delivered' | 'failed';
+  /** Log-safe, English: why the doctor was not reached (failed only). */
+  reason: string | null;
+  /** What the call center is told, in both languages (failed only). */
+  message: Text | null;
+  /** An operator saw that the doctor was not reached (the console's alarm stops). */
+  acknowledgedAt: number | null;
+  acknowledgedBy: string | null;
+}
+
+/** An alert as the alert service hands it out: with its doctor delivery, when it is known. */
+export type AlertWithDelivery = Alert & { escalationDelivery?: EscalationDelivery | null };
+
+/**
+ * `escalation.delivery`: absent when this message does not know it (an event
+ * of a change made elsewhere; screens keep what they had), null when there is
+ * nothing to deliver (not escalated to a doctor).
+ */
+function presentDelivery(a: AlertWithDelivery) {
+  if (a.escalationDelivery === undefined) return {};
+  const d = a.escalationTarget === 'doctor' ? a.escalationDelivery : null;
+  return { delivery: d ? { state: d.state, reason: d.reason, message: d.message, acknowledgedAt: iso(d.acknowledgedAt), acknowledgedBy: d.acknowledgedBy } : null };
+}
+
 /** The alert as the API shows it; `title` in the reader's language, `titles` in both. */
-export function presentAlert(a: Alert, lang: Lang = 'zh-CN') {
+export function presentAlert(a: AlertWithDelivery, lang: Lang = 'zh-CN') {
   return {
     id: a.id,
     homeId: a.homeId,
@@ -34,14 +65,16 @@ export function presentAlert(a: Alert, lang: Lang = 'zh-CN') {
     conditionCleared: a.conditionClearedAt !== null,
     assignee: a.assignee,
     acknowledgedAt: iso(a.acknowledgedAt),
-    escalation: a.escalationTarget ? { target: a.escalationTarget, to: a.escalatedTo, at: iso(a.escalatedAt), doctorAcknowledgedAt: iso(a.doctorAcknowledgedAt) } : null,
+    escalation: a.escalationTarget
+      ? { target: a.escalationTarget, to: a.escalatedTo, at: iso(a.escalatedAt), doctorAcknowledgedAt: iso(a.doctorAcknowledgedAt), ...presentDelivery(a) }
+      : null,
     resolvedAt: iso(a.resolvedAt),
     outcome: a.outcome,
   };
 }
 
 /** Stream events carry both languages; each screen picks its own. */
-export function presentAlertEvent(a: Alert) {
+export function presentAlertEvent(a: AlertWithDelivery) {
   return presentAlert(a, 'zh-CN');
 }
 

@@ -3,11 +3,19 @@
  * 120, resolve, comment. Each action is checked by the lifecycle state machine
  * and applied inside a group-commit job, so it is serialized with the rules
  * engine and durable, with its history, before the caller hears "done".
+ *
+ * Whether an escalation reached its doctor is recorded on the alert too
+ * (`doctor.notified`, `doctor.unreachable`, by `system`), and every alert this
+ * service hands out carries it (`escalationDelivery`): a doctor nobody could
+ * tell must be phoned by the call center, whose console sounds its alarm until
+ * an operator acknowledges that (the `ack` action on an escalated alert).
  */
 import type { Logger } from 'pino';
+import type { Channel } from '../notify/notifier.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import type { GroupCommit } from '../store/groupCommit.js';
 import type { AlertEngine } from './alertEngine.js';
+import type { AlertWithDelivery, EscalationDelivery } from './alertPresenter.js';
 import type { Alert, AlertStore } from './alertStore.js';
 import { decide, type Action, type Actor } from './lifecycle.js';
 
@@ -15,10 +23,17 @@ import { decide, type Action, type Actor } from './lifecycle.js';
 export interface AlertNotifier {
   /** Called inside the escalation's job: what it stores commits with the escalation; if it throws, the escalation fails. */
   doctorEscalated(alert: Alert, doctor: string): void;
+  /** Whether the alert's current doctor escalation reached the doctor; null when it is not escalated to one. */
+  doctorDelivery(alert: Alert): Pick<EscalationDelivery, 'state' | 'reason' | 'message'> | null;
 }
 
+/** History actions of the doctor delivery (actor `system`, but the acknowledgement: the operator). */
+export const DOCTOR_NOTIFIED = 'doctor.notified';
+export const DOCTOR_UNREACHABLE = 'doctor.unreachable';
+export const DOCTOR_UNREACHABLE_ACKNOWLEDGED = 'doctor.unreachable.acknowledged';
+
 export type ActionResult =
-  | { ok: true; alert: Alert }
+  | { ok: true; alert: AlertWithDelivery }
   | { ok: false; status: 400 | 403 | 404 | 409; code: string; message: string };
 
 export interface AlertServiceDeps {
@@ -34,18 +49,23 @@ export interface AlertServiceDeps {
 export class AlertService {
   constructor(private readonly deps: AlertServiceDeps) {}
 
-  /** The alert by id: unresolved ones from the engine's memory, others from the store. */
-  get(id: string): Alert | null {
-    return this.deps.engine.findOpen(id) ?? this.deps.alerts.get(id);
+  /** The alert by id, with its doctor delivery: unresolved ones from the engine's memory, others from the store. */
+  get(id: string): AlertWithDelivery | null {
+    const a = this.current(id);
+    return a && this.withDelivery(a);
   }
 
   act(alertId: string, action: Action, actor: Actor): Promise<ActionResult> {
     return this.deps.writer.run((): ActionResult => {
-      const alert = this.get(alertId);
+      const alert = this.current(alertId);
       if (!alert) return { ok: false, status: 404, code: 'not_found', message: `alert ${alertId} does not exist` };
+      const at = this.deps.now();
+      if (action.kind === 'ack' && actor.role === 'operator' && alert.state === 'escalated') {
+        const delivery = this.withDelivery(alert).escalationDelivery;
+        if (delivery?.state === 'failed' && delivery.acknowledgedAt === null) return this.acknowledgeUnreachable(alert, actor, action.note?.trim() || null, at);
+      }
       const decision = decide(alert, action, actor);
       if (!decision.ok) return decision;
-      const at = this.deps.now();
       let next: Alert = { ...alert, updatedAt: at };
       if (action.kind === 'escalate' && action.target === 'doctor') {
         const doctor = this.doctorFor(alert);
@@ -61,8 +81,6 @@ export class AlertService {
           detail: action.kind === 'resolve' ? { outcome: action.outcome } : action.kind === 'escalate' ? { target: action.target, to: next.escalatedTo } : null,
         });
       }
-      const stateChanged = next.state !== alert.state || next.escalationTarget !== alert.escalationTarget;
-      this.deps.engine.store(next, decision.steps.map((s) => s.action).join(','), stateChanged);
       if (action.kind === 'escalate' && action.target === 'doctor') {
         const doctor = next.escalatedTo!;
         // In the escalation's own transaction: committed together, or (the notification not stored) not at
@@ -70,9 +88,64 @@ export class AlertService {
         // left an alert escalated to a doctor nobody would ever tell.
         this.deps.notifier.doctorEscalated(next, doctor);
       }
+      const stateChanged = next.state !== alert.state || next.escalationTarget !== alert.escalationTarget;
+      const shown = this.withDelivery(next);
+      this.deps.engine.store(shown, decision.steps.map((s) => s.action).join(','), stateChanged);
       this.deps.log.info({ alertId, action: action.kind, actor: actor.username, state: next.state }, 'alert action');
-      return { ok: true, alert: next };
+      return { ok: true, alert: shown };
     });
+  }
+
+  /** The first notification of the escalation that reached the doctor: recorded, and screens told. */
+  doctorReached(alertId: string, escalatedAt: number, doctor: string, channel: Channel): void {
+    this.recordDelivery(alertId, escalatedAt, DOCTOR_NOTIFIED, { to: doctor, channel, escalatedAt });
+  }
+
+  /**
+   * Nobody reached the doctor: every channel failed or none could (no address,
+   * a development stand-in). Recorded on the alert and pushed to the screens,
+   * where the call center's alarm sounds until an operator acknowledges it.
+   */
+  doctorUnreachable(alertId: string, escalatedAt: number, doctor: string, delivery: Pick<EscalationDelivery, 'reason' | 'message'>): void {
+    this.deps.log.error({ alertId, doctor, reason: delivery.reason }, 'escalated doctor not reached: the call center must phone them');
+    this.recordDelivery(alertId, escalatedAt, DOCTOR_UNREACHABLE, { to: doctor, escalatedAt, reason: delivery.reason, message: delivery.message });
+  }
+
+  private recordDelivery(alertId: string, escalatedAt: number, action: string, detail: Record<string, unknown>): void {
+    this.deps.writer.run(() => {
+      const alert = this.current(alertId);
+      // Resolved, escalated to 120 or escalated again since: this outcome is about a superseded escalation.
+      if (!alert || alert.state === 'resolved' || alert.escalationTarget !== 'doctor' || alert.escalatedAt !== escalatedAt) return;
+      const at = this.deps.now();
+      this.deps.alerts.appendHistory(alertId, { at, actor: 'system', action, fromState: alert.state, toState: alert.state, note: null, detail });
+      this.deps.engine.store(this.withDelivery({ ...alert, updatedAt: at }), action, false);
+    }).catch((err: unknown) => this.deps.log.error({ err, alertId, action }, 'recording the doctor delivery on the alert failed'));
+  }
+
+  /** An operator saw that the doctor was not reached (and phones them): the console's alarm stops. */
+  private acknowledgeUnreachable(alert: Alert, actor: Actor, note: string | null, at: number): ActionResult {
+    this.deps.alerts.appendHistory(alert.id, {
+      at, actor: actor.username, action: DOCTOR_UNREACHABLE_ACKNOWLEDGED, fromState: alert.state, toState: alert.state, note,
+      detail: { to: alert.escalatedTo, escalatedAt: alert.escalatedAt },
+    });
+    const next = this.withDelivery({ ...alert, updatedAt: at });
+    this.deps.engine.store(next, DOCTOR_UNREACHABLE_ACKNOWLEDGED, false);
+    this.deps.log.info({ alertId: alert.id, action: 'ack', actor: actor.username, doctor: alert.escalatedTo }, 'doctor not reached: acknowledged by the call center');
+    return { ok: true, alert: next };
+  }
+
+  /** As stored (the engine's memory for unresolved alerts). */
+  private current(id: string): Alert | null {
+    return this.deps.engine.findOpen(id) ?? this.deps.alerts.get(id);
+  }
+
+  private withDelivery(a: Alert): AlertWithDelivery {
+    const d = this.deps.notifier.doctorDelivery(a);
+    if (!d) return { ...a, escalationDelivery: null };
+    const ack = d.state === 'failed'
+      ? this.deps.alerts.history(a.id).findLast((h) => h.action === DOCTOR_UNREACHABLE_ACKNOWLEDGED && h.detail?.escalatedAt === a.escalatedAt)
+      : undefined;
+    return { ...a, escalationDelivery: { ...d, acknowledgedAt: ack?.at ?? null, acknowledgedBy: ack?.actor ?? null } };
   }
 
   /** The resident's doctor; for a home-level alert, the one doctor of the home's residents. */

@@ -8,6 +8,7 @@
  */
 import { compileSchema, describeError } from '../../devices/schemaValidator.js';
 import { ID_PATTERN } from '../../devices/topics.js';
+import { webhookUrlProblem } from '../notify/webhookNotifier.js';
 import type { Db } from '../store/sqliteDb.js';
 import { ImportDocument, MAX_RESIDENTS_PER_HOME, NOT_BLANK, USERNAME_PATTERN } from './importSchema.js';
 
@@ -101,6 +102,9 @@ export function referenceProblems(doc: unknown, existing: ExistingDirectory): Im
   // Users first: residents' doctors may be declared in the same document.
   const docUsers = new Map<string, { role: unknown; path: string }>();
   for (const [i, user] of objectItems(isObject(doc) ? doc.users : undefined)) {
+    // The notifier's own rule: a URL accepted here is never refused at the first escalation.
+    const hookProblem = typeof user.webhookUrl === 'string' ? webhookUrlProblem(user.webhookUrl) : null;
+    if (hookProblem) add(`/users/${i}/webhookUrl`, hookProblem);
     const username = text(user.username);
     if (!username) continue;
     const path = `/users/${i}`;

@@ -8,6 +8,14 @@
  * Blog, "Exponential Backoff And Jitter", 2015): the wait before attempt k+1
  * is uniform in [0, min(maxDelay, base·2^(k-1))), which spreads a burst of
  * retries against a recovering receiver instead of synchronising them.
+ * Retrying lasts a time budget from the notification's creation (6 h by
+ * default), not a number of attempts: a fixed 6 attempts gave up after 18-31 s,
+ * so a doctor's receiver restarting meant the doctor was never told.
+ *
+ * Outcomes: `delivered`; `failed` (refused, or the budget spent);
+ * `undeliverable` (nobody can be reached on the channel: no address, or only a
+ * development stand-in). `onSettled` hears each one, so whoever depends on the
+ * delivery (the escalation) can tell a person when it did not happen.
  *
  * One attempt per notification at a time: an in-memory guard, plus a claim in
  * SQLite (compare-and-set on `attempts`; `next_attempt_at` is NULL while in
@@ -53,7 +61,21 @@ export const NOTIFY_MIGRATION = `
   ) STRICT;
 `;
 
-export type DeliveryState = 'pending' | 'delivered' | 'failed';
+/** What the notifications table stores; its CHECK admits only these (migration 3). */
+type StoredState = 'pending' | 'delivered' | 'failed';
+/** `undeliverable` is stored as `failed` with its receipt marked (see UNDELIVERABLE_PREFIX). */
+export type DeliveryState = StoredState | 'undeliverable';
+
+/** How long a retryable failure is retried, from the notification's creation. */
+export const DEFAULT_RETRY_BUDGET_MS = 6 * 3600_000;
+
+/**
+ * Starts the receipt detail of an undeliverable attempt. Migration 3's CHECK on
+ * `notifications.state` admits only pending/delivered/failed, so the row says
+ * `failed` and its last receipt says why it never could be delivered. (Widening
+ * the CHECK is a migration of its own, in server/store/migrations.ts.)
+ */
+export const UNDELIVERABLE_PREFIX = 'undeliverable: ';
 
 export interface DeliveryReceipt {
   notificationId: string;
@@ -76,6 +98,20 @@ export interface DeliveryStatus {
   nextAttemptAt: number | null;
   createdAt: number;
   deliveredAt: number | null;
+  /** The last attempt's detail (why it failed, once settled), without the undeliverable marker. */
+  detail: string | null;
+}
+
+/** A notification's final outcome, as `onSettled` hears it. */
+export interface SettledDelivery {
+  id: string;
+  alertId: string;
+  kind: Notification['kind'];
+  channel: Channel;
+  recipient: Notification['recipient'];
+  outcome: Exclude<DeliveryState, 'pending'>;
+  attempts: number;
+  detail: string;
 }
 
 export interface BackoffOptions {
@@ -87,8 +123,13 @@ export interface DeliveryQueueOptions extends Partial<BackoffOptions> {
   log: Logger;
   /** Epoch ms. */
   now?: () => number;
-  /** Attempts before giving up, the first included. Default 6. */
-  maxAttempts?: number;
+  /** How long after its creation a notification is still retried. Default `DEFAULT_RETRY_BUDGET_MS` (6 h). */
+  retryBudgetMs?: number;
+  /**
+   * Hears every notification that settles, after its state is committed. It
+   * must not throw (what it throws is logged) and may start async work.
+   */
+  onSettled?: (s: SettledDelivery) => void;
   /** Uniform in [0, 1); injectable so tests can pin the jitter. */
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => unknown;
@@ -112,7 +153,7 @@ interface Row {
   kind: Notification['kind'];
   recipient: string;
   payload: string;
-  state: DeliveryState;
+  state: StoredState;
   attempts: number;
   next_attempt_at: number | null;
   created_at: number;
@@ -122,7 +163,8 @@ interface Row {
 export class DeliveryQueue {
   private readonly now: () => number;
   private readonly log: Logger;
-  private readonly maxAttempts: number;
+  private readonly retryBudgetMs: number;
+  private readonly onSettled: ((s: SettledDelivery) => void) | undefined;
   private readonly backoff: BackoffOptions;
   private readonly random: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
@@ -135,7 +177,8 @@ export class DeliveryQueue {
   constructor(private readonly db: Db, private readonly notifiers: Partial<Record<Channel, Notifier>>, opts: DeliveryQueueOptions) {
     this.now = opts.now ?? Date.now;
     this.log = opts.log;
-    this.maxAttempts = opts.maxAttempts ?? 6;
+    this.retryBudgetMs = opts.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
+    this.onSettled = opts.onSettled;
     this.backoff = { baseDelayMs: opts.baseDelayMs ?? 1000, maxDelayMs: opts.maxDelayMs ?? 5 * 60_000 };
     this.random = opts.random ?? Math.random;
     this.setTimer = opts.setTimer ?? ((fn, ms) => setTimeout(fn, ms).unref());
@@ -157,6 +200,8 @@ export class DeliveryQueue {
       receipts: db.prepare(`SELECT notification_id AS notificationId, attempt, at, ok, status, detail, duration_ms AS durationMs
         FROM delivery_receipts WHERE notification_id = ? ORDER BY attempt`),
       pendingCount: db.prepare(`SELECT count(*) AS n FROM notifications WHERE state = 'pending'`),
+      ofAlert: db.prepare('SELECT * FROM notifications WHERE alert_id = ? ORDER BY created_at, id'),
+      lastDetail: db.prepare('SELECT detail FROM delivery_receipts WHERE notification_id = ? ORDER BY attempt DESC LIMIT 1').pluck(),
     };
   }
 
@@ -194,6 +239,8 @@ export class DeliveryQueue {
       } else {
         this.stmt.failed.run({ id: row.id, at: this.now() });
         this.log.error({ notificationId: row.id, channel: row.channel }, 'notification failed: its channel is no longer configured');
+        const full = this.stmt.get.get(row.id) as Row;
+        this.tell({ ...settledOf(full), outcome: 'failed', detail: `channel ${row.channel} is no longer configured` });
       }
     }
     if (rows.length > 0) this.log.info({ pending: rows.length }, 'notification deliveries re-armed');
@@ -220,10 +267,21 @@ export class DeliveryQueue {
 
   status(notificationId: string): DeliveryStatus | null {
     const r = this.stmt.get.get(notificationId) as Row | undefined;
-    if (!r) return null;
+    return r ? this.statusOf(r) : null;
+  }
+
+  /** Every notification about an alert, oldest first, with its recipient. */
+  ofAlert(alertId: string): Array<DeliveryStatus & { kind: Notification['kind']; recipient: Notification['recipient'] }> {
+    return (this.stmt.ofAlert.all(alertId) as Row[]).map((r) => ({ ...this.statusOf(r), kind: r.kind, recipient: JSON.parse(r.recipient) as Notification['recipient'] }));
+  }
+
+  private statusOf(r: Row): DeliveryStatus {
+    const last = this.stmt.lastDetail.get(r.id) as string | undefined;
+    const undeliverable = r.state === 'failed' && !!last?.startsWith(UNDELIVERABLE_PREFIX);
     return {
-      id: r.id, alertId: r.alert_id, channel: r.channel, state: r.state, attempts: r.attempts,
+      id: r.id, alertId: r.alert_id, channel: r.channel, state: undeliverable ? 'undeliverable' : r.state, attempts: r.attempts,
       nextAttemptAt: r.next_attempt_at, createdAt: r.created_at, deliveredAt: r.delivered_at,
+      detail: last === undefined ? null : undeliverable ? last.slice(UNDELIVERABLE_PREFIX.length) : last,
     };
   }
 
@@ -272,26 +330,44 @@ export class DeliveryQueue {
 
   private settle(row: Row, attempt: number, result: DeliveryResult, durationMs: number): void {
     const at = this.now();
-    const outcome = result.ok ? 'delivered' : !result.retryable || attempt >= this.maxAttempts ? 'failed' : 'retry';
-    // Stopping: due at once on the next start. Otherwise back off, at least as long as the receiver asked.
+    const deadline = row.created_at + this.retryBudgetMs;
+    const outcome = result.ok ? 'delivered'
+      : result.undeliverable ? 'undeliverable'
+      : !result.retryable || at >= deadline ? 'failed' : 'retry';
+    // Stopping: due at once on the next start. Otherwise back off, at least as long as the receiver asked,
+    // and try a last time when the budget ends.
     const wait = !this.running ? 0 : Math.max(backoffDelay(attempt, this.backoff, this.random), Math.min(result.retryAfterMs ?? 0, this.backoff.maxDelayMs));
-    const next = at + wait;
+    const next = Math.min(at + wait, Math.max(at, deadline));
+    const detail = outcome === 'undeliverable' ? `${UNDELIVERABLE_PREFIX}${result.detail}` : result.detail;
     this.db.transaction(() => {
-      this.stmt.receipt.run({ id: row.id, attempt, at, ok: result.ok ? 1 : 0, status: result.status ?? null, detail: result.detail, durationMs });
+      this.stmt.receipt.run({ id: row.id, attempt, at, ok: result.ok ? 1 : 0, status: result.status ?? null, detail, durationMs });
       if (outcome === 'delivered') this.stmt.delivered.run({ id: row.id, at });
-      else if (outcome === 'failed') this.stmt.failed.run({ id: row.id, at });
-      else this.stmt.retry.run({ id: row.id, at, next });
+      else if (outcome === 'retry') this.stmt.retry.run({ id: row.id, at, next });
+      else this.stmt.failed.run({ id: row.id, at });
     })();
     const ctx = { notificationId: row.id, alertId: row.alert_id, channel: row.channel, attempt, status: result.status, detail: result.detail };
-    if (outcome === 'delivered') {
-      this.log.info(ctx, 'notification delivered');
-    } else if (outcome === 'failed') {
-      this.log.error({ ...ctx, retryable: result.retryable }, result.retryable ? 'notification failed: attempts exhausted' : 'notification failed: not retryable');
-    } else {
-      this.log.warn({ ...ctx, retryInMs: wait }, 'notification attempt failed; will retry');
+    if (outcome === 'retry') {
+      this.log.warn({ ...ctx, retryInMs: next - at }, 'notification attempt failed; will retry');
       if (this.running) this.arm(row.id, next);
+      return;
+    }
+    if (outcome === 'delivered') this.log.info(ctx, 'notification delivered');
+    else if (outcome === 'undeliverable') this.log.error(ctx, 'notification undeliverable: nobody can be reached on this channel');
+    else this.log.error({ ...ctx, retryable: result.retryable }, result.retryable ? 'notification failed: retry budget spent' : 'notification failed: not retryable');
+    this.tell({ ...settledOf(row), attempts: attempt, outcome, detail: result.detail });
+  }
+
+  private tell(s: SettledDelivery): void {
+    try {
+      this.onSettled?.(s);
+    } catch (err) {
+      this.log.error({ err, notificationId: s.id }, 'onSettled failed');
     }
   }
+}
+
+function settledOf(row: Row): Omit<SettledDelivery, 'outcome' | 'detail'> {
+  return { id: row.id, alertId: row.alert_id, kind: row.kind, channel: row.channel, recipient: JSON.parse(row.recipient) as Notification['recipient'], attempts: row.attempts };
 }
 
 function toNotification(row: Row): Notification {

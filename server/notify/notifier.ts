@@ -53,6 +53,13 @@ export interface DeliveryResult {
   retryable: boolean;
   /** The receiver asked to wait at least this long (HTTP `Retry-After`). */
   retryAfterMs?: number;
+  /**
+   * Nobody can be reached on this channel at all: no address registered, or
+   * only a development stand-in behind it (the `log` channel, the logging SMS
+   * provider). Final like a non-retryable failure, and never a delivery: the
+   * queue records it as `undeliverable`, so the call center is told.
+   */
+  undeliverable?: boolean;
 }
 
 export interface Notifier {

@@ -8,7 +8,6 @@
  * segment once concatenated (3GPP TS 23.040 user-data header). Carriers bill
  * per segment, so texts are kept to at most `MAX_SMS_SEGMENTS`.
  */
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DeliveryResult, Notification, Notifier } from './notifier.js';
 
@@ -22,27 +21,32 @@ export interface SmsProvider {
   send(phone: string, text: string): Promise<{ messageId: string }>;
 }
 
-/** A provider failure with the provider's verdict on retrying (bad number: no; quota, outage: yes). */
+/**
+ * A provider failure with the provider's verdict on retrying (bad number: no;
+ * quota, outage: yes). `undeliverable`: there is no real provider at all.
+ */
 export class SmsProviderError extends Error {
-  constructor(message: string, readonly retryable: boolean) {
+  constructor(message: string, readonly retryable: boolean, readonly undeliverable = false) {
     super(message);
     this.name = 'SmsProviderError';
   }
 }
 
+/** Why the logging stand-in sends nothing; the receipt and the call center's screen say it. */
+export const NO_SMS_PROVIDER = 'no SMS provider configured (logging stand-in, nothing sent)';
+
 /**
  * A stand-in that logs instead of sending: NOT a real SMS gateway, nothing
  * reaches a phone. For development, tests and hubs without an SMS contract.
- * It logs the masked number and the text length at info, never the text (it
- * carries health content).
+ * It logs the masked number and the text length, never the text (it carries
+ * health content), and fails as undeliverable: a log line is not a doctor told.
  */
 export class LoggingSmsProvider implements SmsProvider {
   constructor(private readonly log: Logger) {}
 
   async send(phone: string, text: string): Promise<{ messageId: string }> {
-    const messageId = `log-${randomUUID()}`;
-    this.log.info({ to: maskPhone(phone), chars: text.length, segments: smsSegments(text), messageId }, 'sms not sent: logging stand-in provider');
-    return { messageId };
+    this.log.warn({ to: maskPhone(phone), chars: text.length, segments: smsSegments(text) }, 'sms not sent: logging stand-in provider');
+    throw new SmsProviderError(NO_SMS_PROVIDER, false, true);
   }
 }
 
@@ -69,7 +73,9 @@ export class SmsNotifier implements Notifier {
       return { ok: true, detail: `sent to ${maskPhone(phone)}, ${smsSegments(text)} segment(s), id ${messageId}`, retryable: false };
     } catch (err) {
       const retryable = err instanceof SmsProviderError ? err.retryable : true;
-      return { ok: false, detail: `sms provider: ${(err as Error).message ?? String(err)}`, retryable };
+      const result: DeliveryResult = { ok: false, detail: `sms provider: ${(err as Error).message ?? String(err)}`, retryable };
+      if (err instanceof SmsProviderError && err.undeliverable) result.undeliverable = true;
+      return result;
     }
   }
 }

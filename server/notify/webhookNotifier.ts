@@ -100,17 +100,27 @@ export class WebhookNotifier implements Notifier {
   /** The URL to POST to, or why there is none. */
   private checkUrl(raw: string | undefined): URL | string {
     if (!raw) return 'recipient has no webhook URL';
-    let url: URL;
-    try {
-      url = new URL(raw);
-    } catch {
-      return 'recipient webhook URL is not a URL';
-    }
-    if (url.protocol === 'https:') return url;
-    if (url.protocol !== 'http:') return `webhook URL scheme ${url.protocol} is not http(s)`;
-    if (this.opts.allowInsecureHttp || isLoopback(url.hostname)) return url;
-    return 'plain http webhook URL refused (health data); use https';
+    return webhookUrlProblem(raw, this.opts.allowInsecureHttp) ?? new URL(raw);
   }
+}
+
+/**
+ * Why `raw` is not a webhook URL the hub will POST to, or null when it is:
+ * https, or plain http only on loopback (or with `allowInsecureHttp`), since
+ * the body carries health data. The import checks doctors' URLs with this very
+ * rule, so a URL it accepts is never refused at the first escalation.
+ */
+export function webhookUrlProblem(raw: string, allowInsecureHttp = false): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'recipient webhook URL is not a URL';
+  }
+  if (url.protocol === 'https:') return null;
+  if (url.protocol !== 'http:') return `webhook URL scheme ${url.protocol} is not http(s)`;
+  if (allowInsecureHttp || isLoopback(url.hostname)) return null;
+  return 'plain http webhook URL refused (health data); use https';
 }
 
 export function webhookBody(n: Notification): WebhookBody {

@@ -53,6 +53,7 @@ const M = {
   audioOff: ['声音关闭', 'Sound off'],
   audioUnavailable: ['此浏览器无法播放提示音', 'This browser cannot play the alarm'],
   alarmSounding: ['报警中：请认领危急告警', 'ALARM: claim the critical alert'],
+  alarmDoctorUnreached: ['报警中：未能通知医生，请电话联系医生并确认', 'ALARM: a doctor was not reached; phone them and acknowledge'],
   mute: ['静音 1 分钟', 'Mute 1 min'],
   muted: ['已静音', 'Muted'],
 
@@ -80,6 +81,12 @@ const M = {
   escDoctor: ['已转医生 {to}', 'To doctor {to}'],
   escEmergency: ['已呼叫 120', '120 called'],
   doctorAcked: ['医生已确认', 'Doctor acknowledged'],
+  doctorNotified: ['已通知医生', 'Doctor notified'],
+  doctorNotifying: ['正在通知医生…', 'Notifying the doctor…'],
+  doctorUnreached: ['未能通知医生', 'Doctor NOT reached'],
+  doctorUnreachedGeneric: ['未能通知医生，请电话联系医生', 'The doctor was not reached. Phone the doctor.'],
+  doctorUnreachedAck: ['已知悉，我来电话联系医生', 'Understood: I will phone the doctor'],
+  doctorUnreachedAcked: ['{who} 已知悉，负责电话联系医生', '{who} acknowledged and is phoning the doctor'],
 
   actAck: ['认领', 'Claim'],
   actCall: ['拨打', 'Call'],

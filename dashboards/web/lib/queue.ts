@@ -66,10 +66,28 @@ export function queueOrder(incidents: Incident[]): Alert[] {
   return incidents.flatMap((i) => i.alerts);
 }
 
-/** Keeps the newer of two versions of an alert (REST snapshots and stream events race). */
+/**
+ * Keeps the newer of two versions of an alert (REST snapshots and stream
+ * events race). An event that does not say how the doctor delivery stands
+ * (`delivery` absent) keeps what the older version said of the same escalation.
+ */
 export function newer(current: Alert | undefined, next: Alert): Alert {
   if (!current) return next;
-  return ms(next.updatedAt) >= ms(current.updatedAt) ? next : current;
+  if (ms(next.updatedAt) < ms(current.updatedAt)) return current;
+  const kept = current.escalation?.delivery;
+  if (next.escalation && next.escalation.delivery === undefined && kept !== undefined && current.escalation?.at === next.escalation.at) {
+    return { ...next, escalation: { ...next.escalation, delivery: kept } };
+  }
+  return next;
+}
+
+/**
+ * The escalated doctor could not be told (no channel reached them) and no
+ * operator has acknowledged it yet: the call center must phone the doctor.
+ */
+export function doctorUnreached(a: Alert): boolean {
+  const d = a.escalation?.target === 'doctor' && a.state === 'escalated' ? a.escalation.delivery : null;
+  return d?.state === 'failed' && d.acknowledgedAt === null;
 }
 
 /** Open alerts per severity. */
@@ -80,11 +98,12 @@ export function openBySeverity(alerts: Iterable<Alert>): Record<Severity, number
 }
 
 /**
- * Should the alarm sound: a critical alert nobody has claimed, or any alert
+ * Should the alarm sound: a critical alert nobody has claimed, any alert
  * whose claim deadline passed unclaimed (SPEC §5: overdue, every operator is
- * told again; an urgent one 10 minutes on).
+ * told again; an urgent one 10 minutes on), or an escalation whose doctor
+ * nobody could tell, until an operator acknowledges it (they phone the doctor).
  */
 export function needsAlarm(alerts: Iterable<Alert>, now: number): boolean {
-  for (const a of alerts) if (a.state === 'open' && (a.severity === 'critical' || isOverdue(a, now))) return true;
+  for (const a of alerts) if ((a.state === 'open' && (a.severity === 'critical' || isOverdue(a, now))) || doctorUnreached(a)) return true;
   return false;
 }

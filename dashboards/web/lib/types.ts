@@ -42,9 +42,23 @@ export interface Alert {
   conditionCleared: boolean;
   assignee: string | null;
   acknowledgedAt: string | null;
-  escalation: { target: 'doctor' | 'emergency'; to: string | null; at: string | null; doctorAcknowledgedAt: string | null } | null;
+  escalation: {
+    target: 'doctor' | 'emergency'; to: string | null; at: string | null; doctorAcknowledgedAt: string | null;
+    /** Whether the doctor was told; absent when the message did not say (keep what was known), null when there is none. */
+    delivery?: EscalationDelivery | null;
+  } | null;
   resolvedAt: string | null;
   outcome: string | null;
+}
+
+/** Whether the doctor an alert was escalated to has been told (server/alerts/alertPresenter.ts). */
+export interface EscalationDelivery {
+  state: 'pending' | 'delivered' | 'failed';
+  reason: string | null;
+  /** What the call center is told when the doctor was not reached. */
+  message: Text | null;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
 }
 
 export interface HistoryEntry {

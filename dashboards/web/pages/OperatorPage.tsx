@@ -11,7 +11,7 @@ import { AlarmSound, type AudioState } from '../lib/alarm';
 import { api, ApiError } from '../lib/api';
 import { useDebounced, useHotkeys, useLoad, useNow, useReconnects } from '../lib/hooks';
 import { errorText, useI18n } from '../lib/i18n';
-import { buildQueue, needsAlarm, openBySeverity, queueOrder } from '../lib/queue';
+import { buildQueue, doctorUnreached, needsAlarm, openBySeverity, queueOrder } from '../lib/queue';
 import type { Alert, Handoff, Home, Outcome, Resident, User } from '../lib/types';
 import { useLiveAlerts } from '../lib/useLiveAlerts';
 import { AlertDetail, type ActionKind } from './operator/AlertDetail';
@@ -157,7 +157,8 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
     if (!a) return;
     switch (kind) {
       case 'ack':
-        if (a.state === 'open') void act(() => api.ack(a.id), () => say(`${t('actAck')} ✓`));
+        // An escalation whose doctor nobody could tell is acknowledged the same way: the operator phones the doctor.
+        if (a.state === 'open' || doctorUnreached(a)) void act(() => api.ack(a.id), () => say(`${t('actAck')} ✓`));
         break;
       case 'call': {
         const tel = document.querySelector<HTMLAnchorElement>('[data-testid="resident-card"] a.tel');
@@ -225,7 +226,7 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
       )}
       {alarmNeeded && (
         <div class="banner banner-alarm" role="alert" data-testid="alarm-banner">
-          {t('alarmSounding')}
+          {[...live.alerts.values()].some(doctorUnreached) ? t('alarmDoctorUnreached') : t('alarmSounding')}
           {audio.sounding && <button type="button" class="btn btn-ghost" onClick={() => alarm.current?.mute(60_000)}>{t('mute')}</button>}
         </div>
       )}

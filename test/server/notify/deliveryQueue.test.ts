@@ -4,7 +4,8 @@
  * injected timers and a pinned random source.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffCeiling, backoffDelay, DeliveryQueue, type DeliveryQueueOptions } from '../../../server/notify/deliveryQueue.js';
+import { backoffCeiling, backoffDelay, DeliveryQueue, type DeliveryQueueOptions, type DeliveryState, type SettledDelivery } from '../../../server/notify/deliveryQueue.js';
+import { LogNotifier } from '../../../server/notify/logNotifier.js';
 import type { DeliveryResult, Notification, Notifier } from '../../../server/notify/notifier.js';
 import { WebhookNotifier } from '../../../server/notify/webhookNotifier.js';
 import { captureLog, sampleNotification, SECRET, startReceiver, tempStore } from './helpers.js';
@@ -24,7 +25,7 @@ async function setup(script: Array<number | 'hang'>, opts: Partial<DeliveryQueue
   return { receiver, store, logs, queue, n };
 }
 
-const settled = (queue: DeliveryQueue, id: string, state: 'delivered' | 'failed') =>
+const settled = (queue: DeliveryQueue, id: string, state: DeliveryState) =>
   vi.waitFor(() => expect(queue.status(id)?.state).toBe(state), { timeout: 5000, interval: 5 });
 
 const idle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,15 +74,18 @@ describe('DeliveryQueue over a real webhook receiver', () => {
     expect(queue.receipts(n.id).map((r) => [r.ok, r.detail])).toEqual([[false, 'timeout after 100 ms'], [true, 'HTTP 200']]);
   });
 
-  it('gives up after maxAttempts', async () => {
-    const { receiver, queue, n, logs } = await setup([503], { maxAttempts: 3 });
+  it('gives up once its retry budget is spent, with a last attempt at its end', async () => {
+    const { receiver, queue, n, logs } = await setup([503], { retryBudgetMs: 150 });
     queue.start();
+    const enqueued = Date.now();
     queue.enqueue(n, 'webhook');
     await settled(queue, n.id, 'failed');
+    expect(Date.now() - enqueued).toBeGreaterThanOrEqual(150);
     await idle(80);
-    expect(receiver.requests).toHaveLength(3);
-    expect(queue.receipts(n.id).map((r) => r.ok)).toEqual([false, false, false]);
-    expect(logs.lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual(['notification failed: attempts exhausted']);
+    const count = receiver.requests.length;
+    expect(count).toBeGreaterThanOrEqual(3);
+    expect(queue.receipts(n.id).map((r) => r.ok)).toEqual(Array(count).fill(false));
+    expect(logs.lines.filter((l) => l.level === 50).map((l) => l.msg)).toEqual(['notification failed: retry budget spent']);
   });
 
   it('ignores a second enqueue of the same id', async () => {
@@ -234,18 +238,49 @@ function scriptedNotifier(results: Array<DeliveryResult | Error>, delayMs = 0) {
 
 const FAIL: DeliveryResult = { ok: false, status: 503, detail: 'HTTP 503', retryable: true };
 const OK: DeliveryResult = { ok: true, status: 200, detail: 'HTTP 200', retryable: false };
+const REFUSED: DeliveryResult = { ok: false, status: 400, detail: 'HTTP 400', retryable: false };
 
 describe('DeliveryQueue scheduling', () => {
-  it('waits full-jitter backoff between attempts, capped, then fails at maxAttempts', async () => {
+  it('waits full-jitter backoff between attempts, capped, for the whole retry budget (not a count of attempts)', async () => {
     const { notifier, calls } = scriptedNotifier([FAIL]);
-    const { queue, delays } = timedQueue(notifier, { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 6, random: () => 0.5 });
+    // The clock moves by each delay armed, as if the timers had waited.
+    let clock = 1_000_000;
+    const { queue, delays } = timedQueue(notifier, {
+      baseDelayMs: 100, maxDelayMs: 1000, retryBudgetMs: 3000, random: () => 0.5, now: () => clock,
+      setTimer: (fn, ms) => (delays.push(ms), (clock += ms), setImmediate(fn)),
+    });
     const n = sampleNotification();
     queue.start();
     queue.enqueue(n, 'log');
     await settled(queue, n.id, 'failed');
-    expect(calls).toHaveLength(6);
-    // First attempt at once; then half of 100, 200, 400, 800, min(1000, 1600).
-    expect(delays).toEqual([0, 50, 100, 200, 400, 500]);
+    // First attempt at once; then half of 100, 200, 400, 800, then of the cap (1000) until the budget
+    // ends at +3000, where the last attempt is made (+2750 → +3000).
+    expect(delays).toEqual([0, 50, 100, 200, 400, 500, 500, 500, 500, 250]);
+    expect(calls).toHaveLength(10);
+    expect(queue.status(n.id)).toMatchObject({ state: 'failed', attempts: 10, detail: 'HTTP 503' });
+  });
+
+  it('records an undeliverable result at once as undeliverable, never delivered, saying why, and tells onSettled', async () => {
+    const { notifier, calls } = scriptedNotifier([{ ok: false, detail: 'no phone or webhook registered for dr-li', retryable: false, undeliverable: true }]);
+    const heard: SettledDelivery[] = [];
+    const { queue } = timedQueue(notifier, { onSettled: (s) => heard.push(s) });
+    const n = sampleNotification();
+    queue.start();
+    queue.enqueue(n, 'log');
+    await settled(queue, n.id, 'undeliverable');
+    expect(calls).toHaveLength(1);
+    expect(queue.status(n.id)).toMatchObject({ state: 'undeliverable', attempts: 1, deliveredAt: null, detail: 'no phone or webhook registered for dr-li' });
+    expect(queue.receipts(n.id).map((r) => r.ok)).toEqual([false]);
+    expect(heard).toEqual([expect.objectContaining({ id: n.id, alertId: n.alertId, channel: 'log', outcome: 'undeliverable', attempts: 1, detail: 'no phone or webhook registered for dr-li' })]);
+  });
+
+  it('the log channel reaches nobody: undeliverable, naming what the recipient lacks', async () => {
+    const { queue } = timedQueue(new LogNotifier(captureLog().log), {});
+    const n = sampleNotification({ recipient: { username: 'dr-li', name: '李医生' } });
+    queue.start();
+    queue.enqueue(n, 'log');
+    await settled(queue, n.id, 'undeliverable');
+    expect(queue.status(n.id)?.detail).toBe('no phone or webhook registered for dr-li');
   });
 
   it('waits at least what Retry-After asks, but never beyond the cap', async () => {
@@ -259,8 +294,8 @@ describe('DeliveryQueue scheduling', () => {
   });
 
   it('never runs two attempts of one notification at once', async () => {
-    const { notifier, calls, maxActive } = scriptedNotifier([FAIL], 15);
-    const { queue } = timedQueue(notifier, { baseDelayMs: 0, maxAttempts: 5 });
+    const { notifier, calls, maxActive } = scriptedNotifier([FAIL, FAIL, FAIL, FAIL, REFUSED], 15);
+    const { queue } = timedQueue(notifier, { baseDelayMs: 0 });
     const n = sampleNotification();
     queue.start();
     queue.enqueue(n, 'log');

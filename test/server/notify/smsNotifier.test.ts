@@ -8,25 +8,24 @@
 import { describe, expect, it } from 'vitest';
 import { DeliveryQueue } from '../../../server/notify/deliveryQueue.js';
 import {
-  composeSms, LoggingSmsProvider, maskPhone, MAX_SMS_SEGMENTS, SMS_SEGMENT_CHARS, smsSegments, SmsNotifier, SmsProviderError, type SmsProvider,
+  composeSms, LoggingSmsProvider, maskPhone, NO_SMS_PROVIDER, MAX_SMS_SEGMENTS, SMS_SEGMENT_CHARS, smsSegments, SmsNotifier, SmsProviderError, type SmsProvider,
 } from '../../../server/notify/smsNotifier.js';
 import { captureLog, sampleNotification, tempStore } from './helpers.js';
 
 describe('SmsNotifier with the logging stand-in provider (not a real SMS gateway)', () => {
-  it('logs the masked number and the length at info, never the vitals or the name', async () => {
+  it('sends nothing and says so: undeliverable, never "sent"; logs the masked number and the length, never the vitals or the name', async () => {
     const logs = captureLog('trace');
     const n = sampleNotification({ recipient: { username: 'dr-li', name: '李医生', phone: '+86 138 0000 0001' } });
     const result = await new SmsNotifier(new LoggingSmsProvider(logs.log)).send(n);
-    expect(result).toMatchObject({ ok: true, retryable: false });
-    expect(result.detail).toMatch(/^sent to \+86 138\*\*\*\*0001, 1 segment\(s\), id log-/);
+    expect(result).toEqual({ ok: false, retryable: false, undeliverable: true, detail: `sms provider: ${NO_SMS_PROVIDER}` });
 
     const [line] = logs.lines;
-    expect(line).toMatchObject({ level: 30, to: '+86 138****0001', chars: composeSms(n).length, segments: 1 });
+    expect(line).toMatchObject({ level: 40, to: '+86 138****0001', chars: composeSms(n).length, segments: 1 });
     const text = logs.text();
     for (const secret of ['186/98', '血压', 'Hypertensive', '王秀英', '13800000001', '138 0000 0001']) expect(text).not.toContain(secret);
   });
 
-  it('delivers through the queue and records the masked receipt', async () => {
+  it('is recorded undeliverable through the queue, never delivered', async () => {
     const store = tempStore();
     const logs = captureLog();
     try {
@@ -34,8 +33,9 @@ describe('SmsNotifier with the logging stand-in provider (not a real SMS gateway
       const n = sampleNotification();
       queue.start();
       queue.enqueue(n, 'sms');
-      await expect.poll(() => queue.status(n.id)?.state, { timeout: 5000, interval: 5 }).toBe('delivered');
-      expect(queue.receipts(n.id)[0]!.detail).toContain('+86 138****0001');
+      await expect.poll(() => queue.status(n.id)?.state, { timeout: 5000, interval: 5 }).toBe('undeliverable');
+      expect(queue.status(n.id)?.detail).toBe(`sms provider: ${NO_SMS_PROVIDER}`);
+      expect(queue.receipts(n.id).map((r) => r.ok)).toEqual([false]);
       expect(logs.text()).not.toContain('186/98');
       await queue.stop();
     } finally {

@@ -12,7 +12,7 @@ import { api } from '../../lib/api';
 import { clock, elapsed } from '../../lib/format';
 import { useLoad } from '../../lib/hooks';
 import { severityId, stateId, useI18n } from '../../lib/i18n';
-import { isOverdue } from '../../lib/queue';
+import { doctorUnreached, isOverdue } from '../../lib/queue';
 import type { Alert, AlertDetail as Detail, ResidentDetail, ResidentSummary, HomeDetail } from '../../lib/types';
 
 export type ActionKind = 'ack' | 'call' | 'doctor' | 'emergency' | 'resolve' | 'handoff';
@@ -70,8 +70,10 @@ export function AlertDetail(props: {
   const loaded = res.status === 'loaded' ? res.value : null;
 
   const overdue = isOverdue(a, props.now);
+  const unreached = doctorUnreached(a);
+  const delivery = a.escalation?.target === 'doctor' ? a.escalation.delivery : null;
   const can = {
-    ack: a.state === 'open',
+    ack: a.state === 'open' || unreached,
     doctor: a.state !== 'resolved' && a.state !== 'escalated' && !props.noDoctor,
     emergency: a.state !== 'resolved' && a.escalation?.target !== 'emergency',
     resolve: a.state !== 'resolved',
@@ -92,7 +94,13 @@ export function AlertDetail(props: {
               <span>{clock(a.createdAt)} · {elapsed(a.createdAt, props.now, lang)}</span>
               {overdue && <span class="overdue-badge">{t('overdue')}</span>}
               {a.assignee && <span>{t('assignee')}: {a.assignee}</span>}
-              {a.escalation?.target === 'doctor' && <span class="tag tag-info">{t('escDoctor', { to: a.escalation.to ?? '' })}{a.escalation.doctorAcknowledgedAt ? ` · ${t('doctorAcked')}` : ''}</span>}
+              {a.escalation?.target === 'doctor' && (
+                <span class={`tag ${delivery?.state === 'failed' ? 'tag-critical' : 'tag-info'}`} data-testid="doctor-delivery" data-delivery={delivery?.state ?? ''}>
+                  {t('escDoctor', { to: a.escalation.to ?? '' })}
+                  {delivery && ` · ${t(delivery.state === 'failed' ? 'doctorUnreached' : delivery.state === 'delivered' ? 'doctorNotified' : 'doctorNotifying')}`}
+                  {a.escalation.doctorAcknowledgedAt ? ` · ${t('doctorAcked')}` : ''}
+                </span>
+              )}
               {a.escalation?.target === 'emergency' && <span class="tag tag-critical">{t('escEmergency')}</span>}
             </p>
           </div>
@@ -106,6 +114,17 @@ export function AlertDetail(props: {
           {can.handoff && <button type="button" class="btn" onClick={() => props.onAction('handoff')} data-testid="act-handoff">{t('actHandoff')} <kbd>H</kbd></button>}
           <button type="button" class="btn" disabled={!can.resolve || props.busy} onClick={() => props.onAction('resolve')} data-testid="act-resolve">{t('actResolve')} <kbd>R</kbd></button>
         </div>
+        {delivery?.state === 'failed' && a.state === 'escalated' && (
+          <div class={`doctor-unreached${unreached ? ' unacked' : ''}`} role="alert" data-testid="doctor-unreached" data-acknowledged={unreached ? 'false' : 'true'}>
+            <div class="doctor-unreached-text">
+              <strong lang={lang}>{delivery.message?.[lang] ?? t('doctorUnreachedGeneric')}</strong>
+              {lang !== 'en' && delivery.message && <span class="doctor-unreached-en" lang="en">{delivery.message.en}</span>}
+            </div>
+            {unreached
+              ? <button type="button" class="btn" disabled={props.busy} onClick={() => props.onAction('ack')} data-testid="ack-unreached">{t('doctorUnreachedAck')} <kbd>A</kbd></button>
+              : <span>{t('doctorUnreachedAcked', { who: delivery.acknowledgedBy ?? '' })}</span>}
+          </div>
+        )}
         {props.noDoctor && a.state !== 'resolved' && a.state !== 'escalated' && (
           <p class="hint no-doctor" id="no-doctor-hint" data-testid="no-doctor">{t('noDoctorNext')}</p>
         )}

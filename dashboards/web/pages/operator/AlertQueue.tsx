@@ -6,7 +6,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import { elapsed } from '../../lib/format';
 import { severityId, stateId, useI18n } from '../../lib/i18n';
-import { isOverdue, type Incident } from '../../lib/queue';
+import { doctorUnreached, isOverdue, type Incident } from '../../lib/queue';
 import type { Alert, Home, Resident } from '../../lib/types';
 
 export function AlertQueue(props: {
@@ -52,12 +52,14 @@ function QueueItem(props: { alert: Alert; selected: boolean; onSelect: (id: stri
   const { t, lang } = useI18n();
   const a = props.alert;
   const overdue = isOverdue(a, props.now);
-  const flashing = a.severity === 'critical' && a.state === 'open';
+  const unreached = doctorUnreached(a);
+  const flashing = (a.severity === 'critical' && a.state === 'open') || unreached;
   const left = a.claimDeadline && a.state === 'open' ? Math.ceil((Date.parse(a.claimDeadline) - props.now) / 1000) : null;
   const cls = ['q-item', `sev-${a.severity}`, `state-${a.state}`, flashing && 'flash', overdue && 'overdue', props.selected && 'selected'].filter(Boolean).join(' ');
   return (
     <div id={`q-${a.id}`} class={cls} role="option" aria-selected={props.selected} tabIndex={-1}
       data-testid="queue-item" data-alert-id={a.id} data-severity={a.severity} data-state={a.state} data-overdue={overdue ? 'true' : 'false'}
+      data-doctor-unreached={unreached ? 'true' : 'false'}
       onClick={() => props.onSelect(a.id)}>
       <span class="sev-badge">{t(severityId(a.severity))}</span>
       <div class="q-main">
@@ -70,6 +72,7 @@ function QueueItem(props: { alert: Alert; selected: boolean; onSelect: (id: stri
           <span class={`state-chip state-${a.state}`}>{t(stateId(a.state))}</span>
           {a.escalation?.target === 'emergency' && <span class="tag tag-critical">{t('escEmergency')}</span>}
           {a.escalation?.target === 'doctor' && <span class="tag tag-info">{t('escDoctor', { to: a.escalation.to ?? '' })}</span>}
+          {a.escalation?.target === 'doctor' && a.escalation.delivery?.state === 'failed' && <span class="tag tag-critical">{t('doctorUnreached')}</span>}
           {a.assignee && <span class="muted">{t('assignee')}: <span data-testid="assignee">{a.assignee}</span></span>}
           {a.late && <span class="tag">{t('late')}</span>}
           {a.count > 1 && <span class="muted">{t('count', { n: a.count })}</span>}
