@@ -12,11 +12,9 @@
  *
  * The hook gets the hub's sentence for the resident (`message`, SPEC §2:
  * "the doctor will call", "the ambulance is coming") in both languages: the
- * state alone says `escalated` for a doctor and for 120 alike. The hub's
- * payload has no escalation target of its own (server/alerts/alertPresenter.ts
- * `homeFeedback` puts it only into the message's words, and nothing is guessed
- * from words): `ANXIN_ALERT_ESCALATION_TARGET` is set only when a message
- * carries an `escalationTarget` member.
+ * state alone says `escalated` for a doctor and for 120 alike. An escalated
+ * alert's message also names its `escalationTarget` (`doctor`, `emergency`):
+ * `ANXIN_ALERT_ESCALATION_TARGET`, set only when the message carries one.
  */
 import type { GatewayContext } from './gatewayContext.js';
 

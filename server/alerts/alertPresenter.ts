@@ -100,6 +100,8 @@ export function homeFeedback(a: Alert) {
     title: a.title['zh-CN'],
     titles: a.title,
     message: HOME_MESSAGES[key] ?? HOME_MESSAGES.open,
+    // Which help is coming, for a home's speaker to choose its words (the gateway's ANXIN_ALERT_ESCALATION_TARGET).
+    ...(a.state === 'escalated' && a.escalationTarget && { escalationTarget: a.escalationTarget }),
     ts: new Date(a.updatedAt).toISOString(),
   };
 }

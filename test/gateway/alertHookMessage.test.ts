@@ -61,8 +61,8 @@ describe('alert hook: the sentence for the resident', () => {
     expect(doctor).toMatchObject({ ANXIN_ALERT_MESSAGE: expect.stringContaining('医生'), ANXIN_ALERT_MESSAGE_EN: expect.stringMatching(/doctor/i) });
     expect(ambulance).toMatchObject({ ANXIN_ALERT_MESSAGE: expect.stringContaining('120'), ANXIN_ALERT_MESSAGE_EN: expect.stringContaining('120') });
     expect(ambulance.ANXIN_ALERT_MESSAGE).not.toBe(doctor.ANXIN_ALERT_MESSAGE);
-    // Today's hub names the target only in the words; nothing is guessed from them.
-    expect(doctor.ANXIN_ALERT_ESCALATION_TARGET).toBeUndefined();
+    expect([doctor.ANXIN_ALERT_ESCALATION_TARGET, ambulance.ANXIN_ALERT_ESCALATION_TARGET]).toEqual(['doctor', 'emergency']);
+    expect(opened.ANXIN_ALERT_ESCALATION_TARGET).toBeUndefined();
 
     // A reconnect: the hub sends the unresolved alert again; the home is not told again.
     const said = runs.length;

@@ -66,7 +66,7 @@ describe('a gateway that subscribes is told where its home\'s unresolved alerts 
     expect(told.map((m) => m.body)).toEqual([
       {
         alertId: crisis, severity: 'critical', state: 'escalated', title: expect.any(String), titles: expect.any(Object),
-        message: { 'zh-CN': '已呼叫120急救，救护车正在赶来', en: 'Emergency rescue (120) is on the way' },
+        message: { 'zh-CN': '已呼叫120急救，救护车正在赶来', en: 'Emergency rescue (120) is on the way' }, escalationTarget: 'emergency',
         ts: new Date(h.clock.now() - 3 * MINUTE).toISOString(),
       },
       expect.objectContaining({ alertId: fall, severity: 'critical', state: 'open', message: { 'zh-CN': '呼叫中心已收到，请稍候', en: 'The call center has been told' } }),
