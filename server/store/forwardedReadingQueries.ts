@@ -15,7 +15,6 @@ import type { Logger } from 'pino';
 import type { HubMetrics } from '../metrics.js';
 import { byTime } from './influxSchema.js';
 import type { SeqRange } from './journalForwarder.js';
-import type { Db } from './sqliteDb.js';
 import type { SqliteReadingStore } from './sqliteReadingStore.js';
 import type { ReadingQuery, ReadingQueryStore, ReadingWindow, ReadingWindowQuery, StoredReading } from './types.js';
 
@@ -27,26 +26,10 @@ export interface ForwardingProgress {
   refusedSeqs(): readonly SeqRange[];
 }
 
-interface JournalRow {
-  device_id: string;
-  reading_id: string;
-  home_id: string;
-  resident_id: string | null;
-  type: StoredReading['type'];
-  ts: number;
-  received_at: number;
-  vals: string;
-}
-
 export class ForwardedReadingQueries implements ReadingQueryStore {
-  /** Statements over the refused ranges, rebuilt when the ranges change (ForwardingRecord replaces its array). */
-  private refusedSql: { ranges: readonly SeqRange[]; condition: string } | null = null;
-
   constructor(
     private readonly store: ReadingQueryStore,
     private readonly journal: SqliteReadingStore,
-    /** The hub's connection to the journal (reads only). */
-    private readonly db: Db,
     private readonly progress: ForwardingProgress,
     private readonly log: Logger,
     private readonly metrics?: HubMetrics,
@@ -55,7 +38,7 @@ export class ForwardedReadingQueries implements ReadingQueryStore {
   async query(q: ReadingQuery): Promise<StoredReading[]> {
     // Read the cursor first: what the store confirms meanwhile shows twice at worst, and is deduplicated.
     const cursor = this.progress.cursor;
-    const refused = this.refusedCondition();
+    const refused = this.progress.refusedSeqs();
     let confirmed: StoredReading[];
     try {
       confirmed = await this.store.query(q);
@@ -64,7 +47,7 @@ export class ForwardedReadingQueries implements ReadingQueryStore {
     }
     const recent = this.journal.queryAfter(cursor, q);
     // Refused ranges hold readings the store did keep too (it says how many it refused, not which): deduplicated below.
-    if (refused) recent.push(...this.refusedReadings(q, refused));
+    recent.push(...this.journal.queryInSeqRanges(refused, q));
     if (recent.length === 0) return confirmed;
     const seen = new Set(confirmed.map(key));
     const merged = [...confirmed];
@@ -105,40 +88,7 @@ export class ForwardedReadingQueries implements ReadingQueryStore {
 
   /** Whether a reading of the window query is not confirmed yet, or was refused. */
   private storeLacksSome(q: ReadingWindowQuery): boolean {
-    const refused = this.refusedCondition();
-    const row = this.db.prepare(
-      `SELECT 1 FROM readings WHERE resident_id = @residentId AND type = @type AND ts >= @from AND ts <= @to
-         AND (seq > @cursor${refused ? ` OR ${refused}` : ''}) LIMIT 1`,
-    ).get({ residentId: q.residentId, type: q.type, from: q.from, to: q.to, cursor: this.progress.cursor });
-    return row !== undefined;
-  }
-
-  /** Journal readings of `q` in the refused ranges (`condition` from refusedCondition). */
-  private refusedReadings(q: ReadingQuery, condition: string): StoredReading[] {
-    const where = ['resident_id = @residentId', `(${condition})`];
-    if (q.type) where.push('type = @type');
-    if (q.from !== undefined) where.push('ts >= @from');
-    if (q.to !== undefined) where.push('ts <= @to');
-    const rows = this.db
-      .prepare(`SELECT device_id, reading_id, home_id, resident_id, type, ts, received_at, vals FROM readings
-        WHERE ${where.join(' AND ')} ORDER BY ts, seq LIMIT @limit`)
-      .all({ residentId: q.residentId, type: q.type, from: q.from, to: q.to, limit: q.limit ?? 10_000 }) as JournalRow[];
-    return rows.map((r) => ({
-      deviceId: r.device_id, id: r.reading_id, homeId: r.home_id, residentId: r.resident_id, type: r.type,
-      ts: r.ts, receivedAt: r.received_at, values: JSON.parse(r.vals) as StoredReading['values'],
-    }));
-  }
-
-  /** `seq BETWEEN a AND b OR …` over the refused ranges (at most MAX_REFUSED_RANGES), or null when there are none. */
-  private refusedCondition(): string | null {
-    const ranges = this.progress.refusedSeqs();
-    if (ranges.length === 0) return null;
-    if (this.refusedSql?.ranges !== ranges) {
-      // Seqs are integers from the store itself, never from a request.
-      const condition = ranges.map(([from, to]) => `seq BETWEEN ${Math.trunc(from)} AND ${Math.trunc(to)}`).join(' OR ');
-      this.refusedSql = { ranges, condition };
-    }
-    return this.refusedSql.condition;
+    return this.journal.hasReadingAfter(q, this.progress.cursor, this.progress.refusedSeqs());
   }
 
   private fallback<T>(err: unknown, fromJournal: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 /** Readings in the embedded SQLite file, written through the group commit. */
 import type { Reading } from '../../devices/validateReading.js';
 import { PerBatch, type GroupCommit } from './groupCommit.js';
+import type { SeqRange } from './journalForwarder.js';
 import type { Db } from './sqliteDb.js';
 import {
   AGGREGATED_VALUES, type ReadingQuery, type ReadingQueryStore, type ReadingStore, type ReadingWindow, type ReadingWindowQuery, type StoredReading,
@@ -128,12 +129,31 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
     });
   }
 
-  private select(q: ReadingQuery, afterSeq?: number): StoredReading[] {
+  /**
+   * Readings of `q` whose seq is in any of these ranges (both ends included): those a
+   * time-series store refused (ForwardedReadingQueries). Seqs come from the store itself.
+   */
+  queryInSeqRanges(ranges: readonly SeqRange[], q: ReadingQuery): StoredReading[] {
+    if (ranges.length === 0) return [];
+    return this.select(q, undefined, seqRanges(ranges));
+  }
+
+  /** Whether a reading of the window query has a seq after `afterSeq` or in `ranges` (one covering-index probe). */
+  hasReadingAfter(q: ReadingWindowQuery, afterSeq: number, ranges: readonly SeqRange[]): boolean {
+    const row = this.db.prepare(
+      `SELECT 1 FROM readings WHERE resident_id = @residentId AND type = @type AND ts >= @from AND ts <= @to
+         AND (seq > @afterSeq${ranges.length > 0 ? ` OR ${seqRanges(ranges)}` : ''}) LIMIT 1`,
+    ).get({ residentId: q.residentId, type: q.type, from: q.from, to: q.to, afterSeq });
+    return row !== undefined;
+  }
+
+  private select(q: ReadingQuery, afterSeq?: number, seqCondition?: string): StoredReading[] {
     const where = ['resident_id = @residentId'];
     if (q.type) where.push('type = @type');
     if (q.from !== undefined) where.push('ts >= @from');
     if (q.to !== undefined) where.push('ts <= @to');
     if (afterSeq !== undefined) where.push('seq > @afterSeq');
+    if (seqCondition) where.push(`(${seqCondition})`);
     const rows = this.db
       .prepare(`SELECT * FROM readings WHERE ${where.join(' AND ')} ORDER BY ts, seq LIMIT @limit`)
       .all({ ...q, afterSeq, limit: q.limit ?? 10_000 }) as Row[];
@@ -148,4 +168,9 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
       values: JSON.parse(r.vals) as StoredReading['values'],
     }));
   }
+}
+
+/** `seq BETWEEN a AND b OR …`: seqs come from the store itself, never from a request. */
+function seqRanges(ranges: readonly SeqRange[]): string {
+  return ranges.map(([from, to]) => `seq BETWEEN ${Math.trunc(from)} AND ${Math.trunc(to)}`).join(' OR ');
 }

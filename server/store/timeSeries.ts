@@ -58,7 +58,7 @@ export async function startTimeSeries(config: HubConfig, deps: TimeSeriesDeps): 
   });
   deps.readings.onJournaled((n) => forwarder.notify(n));
   forwarder.start();
-  const queries = new ForwardedReadingQueries(store, deps.readings, deps.db, forwarder, log, deps.metrics);
+  const queries = new ForwardedReadingQueries(store, deps.readings, forwarder, log, deps.metrics);
   return {
     queries, store, forwarder,
     async stop() {
