@@ -5,6 +5,7 @@
  */
 import type { Severity, Text, RuleId } from '../rules/types.js';
 import type { GroupCommit, WriteStatement } from '../store/groupCommit.js';
+import type Database from 'better-sqlite3';
 import type { Db } from '../store/sqliteDb.js';
 import type { AlertState, EscalationTarget, Outcome } from './lifecycle.js';
 
@@ -198,9 +199,12 @@ export class AlertStore {
 
   /** A home's unresolved alerts, oldest first (an index lookup: alerts_unresolved_home). */
   unresolvedOfHome(homeId: string): Alert[] {
-    const rows = this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved' AND home_id = ? ORDER BY created_at, id").all(homeId);
-    return (rows as Array<Record<string, unknown>>).map(fromRow);
+    // Prepared once: every gateway asks on every (re)subscribe, all of them after a hub restart.
+    this.unresolvedOfHomeStmt ??= this.db.prepare("SELECT * FROM alerts WHERE state != 'resolved' AND home_id = ? ORDER BY created_at, id");
+    return (this.unresolvedOfHomeStmt.all(homeId) as Array<Record<string, unknown>>).map(fromRow);
   }
+
+  private unresolvedOfHomeStmt: Database.Statement | undefined;
 
   list(f: AlertFilter): Alert[] {
     const where: string[] = [];
