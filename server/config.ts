@@ -5,6 +5,7 @@
 import { Type, type Static } from 'typebox';
 import { compileSchema, describeError } from '../devices/schemaValidator.js';
 import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
+import { smsProblems } from './notify/smsProviders.js';
 import { influxProblems } from './store/influxTarget.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -44,6 +45,15 @@ export const HubConfigSchema = Type.Object({
   /** Readings per write to InfluxDB (default 5000), and the longest a reading waits for its batch (default 1000 ms). */
   influxBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 50_000 })),
   influxFlushMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 60_000 })),
+  /** SMS provider and its settings, checked together in server/notify/smsProviders.ts; unset: a logging stand-in that reaches nobody. */
+  smsProvider: Type.Optional(Type.Union([Type.Literal('http'), Type.Literal('aliyun')])),
+  smsUrl: Type.Optional(Type.String({ minLength: 1 })),
+  smsToken: Type.Optional(Type.String({ minLength: 1 })),
+  smsAccessKeyId: Type.Optional(Type.String({ minLength: 1 })),
+  smsAccessKeySecret: Type.Optional(Type.String({ minLength: 1 })),
+  smsSignName: Type.Optional(Type.String({ minLength: 1 })),
+  smsTemplateCode: Type.Optional(Type.String({ minLength: 1 })),
+  smsEndpoint: Type.Optional(Type.String({ minLength: 1 })),
   logLevel: Type.Union([
     Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'),
     Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent'),
@@ -95,6 +105,14 @@ const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_INFLUX_TOKEN: { key: 'influxToken' },
   ANXIN_INFLUX_BATCH_SIZE: { key: 'influxBatchSize', number: true },
   ANXIN_INFLUX_FLUSH_MS: { key: 'influxFlushMs', number: true },
+  ANXIN_SMS_PROVIDER: { key: 'smsProvider' },
+  ANXIN_SMS_URL: { key: 'smsUrl' },
+  ANXIN_SMS_TOKEN: { key: 'smsToken' },
+  ANXIN_SMS_ACCESS_KEY_ID: { key: 'smsAccessKeyId' },
+  ANXIN_SMS_ACCESS_KEY_SECRET: { key: 'smsAccessKeySecret' },
+  ANXIN_SMS_SIGN_NAME: { key: 'smsSignName' },
+  ANXIN_SMS_TEMPLATE_CODE: { key: 'smsTemplateCode' },
+  ANXIN_SMS_ENDPOINT: { key: 'smsEndpoint' },
 };
 
 const validate = compileSchema<HubConfig>(HubConfigSchema, { allErrors: true });
@@ -125,6 +143,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const influx = influxProblems(config);
   if (influx.length > 0) throw new ConfigError(`invalid configuration: ${influx.join('; ')}`);
+  const sms = smsProblems(config);
+  if (sms.length > 0) throw new ConfigError(`invalid configuration: ${sms.join('; ')}`);
   try {
     new Intl.DateTimeFormat('en', { timeZone: config.tz });
   } catch {

@@ -32,7 +32,7 @@ import { Watchdog } from './alerts/watchdog.js';
 import { DeliveryQueue } from './notify/deliveryQueue.js';
 import { LogNotifier } from './notify/logNotifier.js';
 import type { Channel, Notifier } from './notify/notifier.js';
-import { LoggingSmsProvider, SmsNotifier } from './notify/smsNotifier.js';
+import { createSmsNotifier } from './notify/smsProviders.js';
 import { WebhookNotifier } from './notify/webhookNotifier.js';
 import { EventLog } from './realtime/eventLog.js';
 import { StreamHub } from './realtime/streamHub.js';
@@ -83,8 +83,8 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   const eventLog = new EventLog(db, writer);
   const notifiers: Partial<Record<Channel, Notifier>> = {
     log: new LogNotifier(log.child({ component: 'notify' })),
-    // SMS goes through a logging stand-in until a real provider is configured (SmsProvider).
-    sms: new SmsNotifier(new LoggingSmsProvider(log.child({ component: 'sms' }))),
+    // SMS through the configured provider (ANXIN_SMS_PROVIDER); without one, a logging stand-in that reaches nobody.
+    sms: createSmsNotifier(config, log.child({ component: 'sms' })),
     ...(config.webhookSecret && { webhook: new WebhookNotifier({ secret: config.webhookSecret }) }),
   };
   const deliveries = new DeliveryQueue(db, notifiers, {

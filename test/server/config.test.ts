@@ -129,6 +129,51 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ANXIN_HTTP_PORT: '99999', ANXIN_SYNC: 'async' })).toThrow(/ANXIN_HTTP_PORT.*ANXIN_SYNC|ANXIN_SYNC.*ANXIN_HTTP_PORT/);
   });
 
+  describe('SMS provider (ANXIN_SMS_*)', () => {
+    const http = { ANXIN_SMS_PROVIDER: 'http', ANXIN_SMS_URL: 'https://sms.weihai.example.cn/api/send', ANXIN_SMS_TOKEN: 'relay-token-secret-01' };
+    const aliyun = {
+      ANXIN_SMS_PROVIDER: 'aliyun', ANXIN_SMS_ACCESS_KEY_ID: 'LTAI5tExampleKeyId', ANXIN_SMS_ACCESS_KEY_SECRET: 'aliyun-secret-value-02',
+      ANXIN_SMS_SIGN_NAME: '安心', ANXIN_SMS_TEMPLATE_CODE: 'SMS_465890123',
+    };
+
+    it('has none by default (the logging stand-in)', () => {
+      expect(loadConfig({}).smsProvider).toBeUndefined();
+    });
+
+    it('reads a relay and an Aliyun configuration', () => {
+      expect(loadConfig(http)).toMatchObject({ smsProvider: 'http', smsUrl: http.ANXIN_SMS_URL, smsToken: http.ANXIN_SMS_TOKEN });
+      expect(loadConfig({ ...http, ANXIN_SMS_URL: 'http://127.0.0.1:9000/send', ANXIN_SMS_SIGN_NAME: '威海安心' })).toMatchObject({ smsUrl: 'http://127.0.0.1:9000/send', smsSignName: '威海安心' });
+      expect(loadConfig(aliyun)).toMatchObject({ smsProvider: 'aliyun', smsAccessKeyId: 'LTAI5tExampleKeyId', smsSignName: '安心', smsTemplateCode: 'SMS_465890123' });
+      expect(loadConfig({ ...aliyun, ANXIN_SMS_ENDPOINT: 'https://dysmsapi.aliyuncs.com/' }).smsEndpoint).toBe('https://dysmsapi.aliyuncs.com/');
+    });
+
+    it.each([
+      ['an unknown provider', { ANXIN_SMS_PROVIDER: 'twilio' }, 'ANXIN_SMS_PROVIDER must be one of http, aliyun'],
+      ['settings without a provider', { ANXIN_SMS_TOKEN: 'relay-token-secret-01' }, 'ANXIN_SMS_TOKEN set without ANXIN_SMS_PROVIDER (http or aliyun)'],
+      ['a relay without its token', { ...http, ANXIN_SMS_TOKEN: '' }, 'ANXIN_SMS_PROVIDER=http needs ANXIN_SMS_URL, ANXIN_SMS_TOKEN; missing ANXIN_SMS_TOKEN'],
+      ['a relay over plain http', { ...http, ANXIN_SMS_URL: 'http://sms.weihai.example.cn/send' }, 'ANXIN_SMS_URL must be https (plain http only on loopback): the text carries health data'],
+      ['a relay URL that is not one', { ...http, ANXIN_SMS_URL: 'sms.weihai.example.cn' }, 'ANXIN_SMS_URL is not a URL'],
+      ['a relay URL with credentials', { ...http, ANXIN_SMS_URL: 'https://user:pw@sms.example.cn/send' }, 'ANXIN_SMS_URL must not carry credentials (they would be logged)'],
+      ['a token with a space', { ...http, ANXIN_SMS_TOKEN: 'relay token' }, 'ANXIN_SMS_TOKEN must be printable ASCII without spaces (it is sent as a bearer token)'],
+      ['Aliyun without anything', { ANXIN_SMS_PROVIDER: 'aliyun' }, 'ANXIN_SMS_PROVIDER=aliyun needs ANXIN_SMS_ACCESS_KEY_ID, ANXIN_SMS_ACCESS_KEY_SECRET, ANXIN_SMS_SIGN_NAME, ANXIN_SMS_TEMPLATE_CODE'],
+      ['Aliyun without its secret', { ...aliyun, ANXIN_SMS_ACCESS_KEY_SECRET: '' }, 'missing ANXIN_SMS_ACCESS_KEY_SECRET'],
+      ['Aliyun with a relay URL', { ...aliyun, ANXIN_SMS_URL: http.ANXIN_SMS_URL }, 'ANXIN_SMS_URL is not used by ANXIN_SMS_PROVIDER=aliyun'],
+      ['a relay with an Aliyun template', { ...http, ANXIN_SMS_TEMPLATE_CODE: 'SMS_1' }, 'ANXIN_SMS_TEMPLATE_CODE is not used by ANXIN_SMS_PROVIDER=http'],
+      ['an Aliyun endpoint over plain http', { ...aliyun, ANXIN_SMS_ENDPOINT: 'http://dysmsapi.aliyuncs.com/' }, 'ANXIN_SMS_ENDPOINT must be https'],
+      ['a sign name in brackets', { ...aliyun, ANXIN_SMS_SIGN_NAME: '【安心】' }, 'ANXIN_SMS_SIGN_NAME is the name alone, without 【】'],
+    ])('refuses %s, naming the variable, never the secrets', (_, env, message) => {
+      let error: unknown;
+      try {
+        loadConfig(env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain(message);
+      expect((error as Error).message).not.toMatch(/relay-token-secret-01|aliyun-secret-value-02|user:pw/);
+    });
+  });
+
   it('checks overrides too', () => {
     expect(() => loadConfig({}, { httpPort: 70_000 })).toThrow(ConfigError);
     expect(() => loadConfig({}, { tz: 'Nowhere/Land' })).toThrow(/ANXIN_TZ/);

@@ -1,7 +1,8 @@
 /**
  * A hub that cannot start on its settings says which setting, in one line,
  * and exits 2 (as for a bad variable): a data directory that is a file, a
- * rules file that is missing, not JSON, or invalid, a port that is taken.
+ * rules file that is missing, not JSON, or invalid, a port that is taken, an
+ * SMS provider without what it needs (its secrets never repeated).
  * Before, these ended in stack traces, and the data directory's did not
  * name the variable. The real `npm start` entry, as a child process.
  */
@@ -42,6 +43,12 @@ it.each([
   ['a rules file that is not JSON', () => ({ ANXIN_DATA_DIR: join(dir, 'd2'), ANXIN_RULES_FILE: join(dir, 'bad.json') }), /^ANXIN_RULES_FILE .*bad\.json: /],
   ['an invalid rules file', () => ({ ANXIN_DATA_DIR: join(dir, 'd3'), ANXIN_RULES_FILE: join(dir, 'invalid.json') }), /^ANXIN_RULES_FILE .*invalid\.json: invalid rule configuration: claimDeadlineSeconds\.critical/],
   ['a taken port', () => ({ ANXIN_DATA_DIR: join(dir, 'd4'), ANXIN_HTTP_PORT: String((busy.address() as { port: number }).port) }), /^ANXIN_HOST .*cannot listen \(.*EADDRINUSE/],
+  ['Aliyun SMS without its secret', () => ({
+    ANXIN_DATA_DIR: join(dir, 'd5'), ANXIN_SMS_PROVIDER: 'aliyun', ANXIN_SMS_ACCESS_KEY_ID: 'LTAI5tExampleKeyId', ANXIN_SMS_SIGN_NAME: '安心', ANXIN_SMS_TEMPLATE_CODE: 'SMS_465890123',
+  }), /^invalid configuration: ANXIN_SMS_PROVIDER=aliyun needs .*; missing ANXIN_SMS_ACCESS_KEY_SECRET\n/],
+  ['an SMS relay over plain http, its token not repeated', () => ({
+    ANXIN_DATA_DIR: join(dir, 'd6'), ANXIN_SMS_PROVIDER: 'http', ANXIN_SMS_URL: 'http://sms.example.cn/send', ANXIN_SMS_TOKEN: 'relay-token-secret-01',
+  }), /^invalid configuration: ANXIN_SMS_URL must be https \(plain http only on loopback\)(?!.*relay-token-secret-01)/],
 ])('%s: one line naming the setting, exit 2', async (_, env, message) => {
   const run = await start(env());
   expect(run.code).toBe(2);
