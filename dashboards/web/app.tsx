@@ -2,7 +2,8 @@
  * The app shell: who is signed in (the session cookie, GET /api/v1/auth/me),
  * the language, and which page to show. Each role has one page, at a path
  * the hub serves (server/api/routes/ui.ts): operator → `/operator`, doctor →
- * `/doctor`, admin → `/admin`; anything else goes to the role's own page.
+ * `/doctor`, admin → `/admin`; anything else goes to the role's own page. A
+ * supervisor (shift lead) works on the operator console, which adds their panel.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, setApiLang, setUnauthenticatedHandler } from './lib/api';
@@ -14,7 +15,7 @@ import { DoctorPage } from './pages/DoctorPage';
 import { LoginPage } from './pages/LoginPage';
 import { OperatorPage } from './pages/OperatorPage';
 
-export const HOME_OF: Record<Role, string> = { operator: '/operator', doctor: '/doctor', admin: '/admin' };
+export const HOME_OF: Record<Role, string> = { operator: '/operator', supervisor: '/operator', doctor: '/doctor', admin: '/admin' };
 
 export function App() {
   const [lang, setLangState] = useState<Lang>(initialLang());
@@ -58,7 +59,7 @@ export function App() {
   let page;
   if (user === undefined) page = <p class="splash">{translate(lang, 'loading')}</p>;
   else if (user === null) page = <LoginPage onSignedIn={signedIn} />;
-  else if (user.role === 'operator') page = <OperatorPage user={user} onSignOut={signOut} />;
+  else if (user.role === 'operator' || user.role === 'supervisor') page = <OperatorPage user={user} onSignOut={signOut} />;
   else if (user.role === 'doctor') page = <DoctorPage user={user} onSignOut={signOut} />;
   else page = <AdminPage user={user} onSignOut={signOut} />;
   return <LangContext.Provider value={{ lang, setLang }}>{page}</LangContext.Provider>;

@@ -14,6 +14,7 @@ import type { Logger } from 'pino';
 import type { Channel } from '../notify/notifier.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import type { GroupCommit } from '../store/groupCommit.js';
+import { isCallCenter } from '../store/userStore.js';
 import type { AlertEngine } from './alertEngine.js';
 import type { AlertWithDelivery, EscalationDelivery } from './alertPresenter.js';
 import type { Alert, AlertStore } from './alertStore.js';
@@ -60,7 +61,7 @@ export class AlertService {
       const alert = this.current(alertId);
       if (!alert) return { ok: false, status: 404, code: 'not_found', message: `alert ${alertId} does not exist` };
       const at = this.deps.now();
-      if (action.kind === 'ack' && actor.role === 'operator' && alert.state === 'escalated') {
+      if (action.kind === 'ack' && isCallCenter(actor.role) && alert.state === 'escalated') {
         const delivery = this.withDelivery(alert).escalationDelivery;
         if (delivery?.state === 'failed' && delivery.acknowledgedAt === null) return this.acknowledgeUnreachable(alert, actor, action.note?.trim() || null, at);
       }

@@ -10,7 +10,7 @@
  * critical alert), and both steps are recorded. An alert escalated to a doctor
  * may be escalated again to emergency; nothing leaves `resolved`.
  */
-import type { Role } from '../store/userStore.js';
+import { isCallCenter, type Role } from '../store/userStore.js';
 import type { Severity } from '../rules/types.js';
 
 export const ALERT_STATES = ['open', 'acknowledged', 'escalated', 'resolved'] as const;
@@ -49,7 +49,8 @@ const forbid = (message: string): Decision => ({ ok: false, status: 403, code: '
 /** Whether `actor` may take `action` on an alert in `view`, and which transitions it makes. */
 export function decide(view: LifecycleView, action: Action, actor: Actor): Decision {
   const { state } = view;
-  const isOperator = actor.role === 'operator';
+  // Supervisors (call-center shift leads) act on alerts as operators do.
+  const isOperator = isCallCenter(actor.role);
   const isTheDoctor = actor.role === 'doctor' && view.escalatedTo === actor.username && view.escalationTarget === 'doctor';
   switch (action.kind) {
     case 'ack':

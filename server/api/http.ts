@@ -22,6 +22,7 @@ import { authRoutes, SESSION_COOKIE } from './routes/auth.js';
 import { directoryRoutes } from './routes/directory.js';
 import { healthRoutes } from './routes/health.js';
 import { readingRoutes } from './routes/readings.js';
+import { userRoutes } from './routes/users.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -101,6 +102,7 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   await app.register(directoryRoutes(ctx));
   await app.register(readingRoutes(ctx));
   await app.register(adminRoutes(ctx));
+  await app.register(userRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(targetRoutes(ctx));
   await app.register(dashboardRoutes(ctx));

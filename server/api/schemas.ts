@@ -5,6 +5,7 @@
 import { Type } from 'typebox';
 import { DEVICE_TYPES } from '../../devices/deviceTypes.js';
 import { READING_TYPES } from '../../devices/readingSchema.js';
+import { ROLE_NAMES } from '../store/userStore.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 const literals = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)));
@@ -18,7 +19,7 @@ export const ErrorBody = Type.Object({
 
 export const UserBody = Type.Object({
   username: Type.String(),
-  role: literals(['operator', 'doctor', 'admin']),
+  role: literals(ROLE_NAMES),
   name: Nullable(Type.String()),
 });
 

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config.js';
 import { ImportError, importDocument } from '../import/importer.js';
 import { openDatabase } from '../store/sqliteDb.js';
-import { UserStore } from '../store/userStore.js';
+import { ROLE_NAMES, UserStore, type Role } from '../store/userStore.js';
 
 const USAGE = `usage: npm run anxin -- COMMAND
 
@@ -21,6 +21,9 @@ const USAGE = `usage: npm run anxin -- COMMAND
   disable-user USERNAME    the user can no longer sign in; their sessions and
                            live streams end (not the last admin)
   enable-user USERNAME     undoes disable-user
+  set-role USERNAME ROLE   gives a web user another role (${ROLE_NAMES.join(', ')});
+                           their sessions and live streams end (never the last
+                           admin; a doctor only once no resident names them)
 
 environment: ANXIN_DATA_DIR (default ./data), as for the hub`;
 
@@ -34,6 +37,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'reset-password' && args.length === 1) return withUsers((users) => resetPassword(users, args[0]!));
   if ((command === 'disable-user' || command === 'enable-user') && args.length === 1) {
     return withUsers((users) => setDisabled(users, args[0]!, command === 'disable-user'));
+  }
+  if (command === 'set-role' && args.length === 2) {
+    const role = args[1]!;
+    if (!isRole(role)) {
+      process.stderr.write(`anxin: ${role} is not a role; one of ${ROLE_NAMES.join(', ')}\n`);
+      return 2;
+    }
+    return withUsers((users) => setRole(users, args[0]!, role));
   }
   process.stderr.write(`${command === undefined ? '' : `anxin: unknown command or arguments: ${argv.join(' ')}\n`}${USAGE}\n`);
   return 2;
@@ -104,6 +115,22 @@ function setDisabled(users: UserStore, username: string, disabled: boolean): num
   process.stderr.write(`anxin: ${username} ${disabled ? 'disabled; their sessions have ended' : 'enabled'}\n`);
   return 0;
 }
+
+function setRole(users: UserStore, username: string, role: Role): number {
+  const result = users.update(username, { role }, 'cli');
+  if (!result.ok) {
+    const why = result.problem === 'unknown' ? `no user ${username}`
+      : result.problem === 'last_admin' ? `${username} is the last enabled admin; make another user admin first`
+      : `${username} is the family doctor of ${result.residents} resident(s); name another doctor for them first (import)`;
+    process.stderr.write(`anxin: ${why}\n`);
+    return 1;
+  }
+  if (result.changed.length === 0) process.stderr.write(`anxin: ${username} already has role ${role}\n`);
+  else process.stderr.write(`anxin: ${username} is now ${role}; their sessions have ended (a running hub closes their live streams within 5 seconds)\n`);
+  return 0;
+}
+
+const isRole = (s: string): s is Role => (ROLE_NAMES as readonly string[]).includes(s);
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

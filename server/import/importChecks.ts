@@ -113,7 +113,7 @@ export function referenceProblems(doc: unknown, existing: ExistingDirectory): Im
     docUsers.set(username, { role: user.role, path });
     const row = existing.user(username);
     if (row && typeof user.role === 'string' && row.role !== user.role) {
-      add(`${path}/role`, `user ${username} already exists with role ${row.role}; changing a role is an admin action, not an import`);
+      add(`${path}/role`, `user ${username} already exists with role ${row.role}; an import does not change roles, an admin does: the admin page's Users panel, PUT /api/v1/users/${username}, or \`npm run anxin -- set-role ${username} ${user.role}\``);
     }
   }
 

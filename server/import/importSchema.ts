@@ -12,6 +12,7 @@
 import { Type, type Static } from 'typebox';
 import { DEVICE_TYPES } from '../../devices/deviceTypes.js';
 import { ID_PATTERN } from '../../devices/topics.js';
+import { ROLE_NAMES } from '../store/userStore.js';
 
 /** SPEC §1: a home has at most 4 residents. */
 export const MAX_RESIDENTS_PER_HOME = 4;
@@ -95,7 +96,8 @@ export const ImportHome = Type.Object({
 
 export const ImportUser = Type.Object({
   username: Type.String({ pattern: USERNAME_PATTERN }),
-  role: Type.Enum(['operator', 'doctor', 'admin']),
+  /** `supervisor`: a call-center shift lead (README, "Roles"). */
+  role: Type.Enum(ROLE_NAMES),
   name: Type.Optional(Text(100)),
   /** Where escalations reach a doctor: SMS to this phone… */
   phone: Type.Optional(Phone),

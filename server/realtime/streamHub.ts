@@ -33,19 +33,20 @@
  * reconnecting): at once on sign-out (`endSession`); on expiry, no event is
  * sent past `expiresAt` (checked before every send) and the socket is closed
  * by the next event or sweep, whichever comes first; a user disabled or
- * removed, or given another role, by the next sweep. The sweep re-reads each
+ * given another role through this hub's API, at once (`endUser`); one
+ * disabled, removed or given another role elsewhere (the CLI, another
+ * process, the database), by the next sweep. The sweep re-reads each
  * subscriber's session from the store every few seconds rather than keeping a
- * timer per socket: the hub's clock is injected (tests move it), and the hub
- * has no API to disable a user or change a role (an administrator does it in
- * the database, possibly from another process), so no in-process hook would
- * see it. It costs one primary-key lookup per open socket
- * per sweep (a few hundred consoles: well under a millisecond).
+ * timer per socket: the hub's clock is injected (tests move it), and no
+ * in-process hook sees another process's change. It costs one primary-key
+ * lookup per open socket per sweep (a few hundred consoles: well under a
+ * millisecond).
  */
 import type { Logger } from 'pino';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { DirectoryStore } from '../store/directoryStore.js';
-import type { Session, User } from '../store/userStore.js';
+import { isCallCenter, type Session, type User } from '../store/userStore.js';
 import type { EventLog, StreamEvent } from './eventLog.js';
 
 interface Subscriber {
@@ -138,6 +139,11 @@ export class StreamHub {
   /** Closes every socket of this session at once (sign-out); nothing more is sent on them. */
   endSession(token: string, why: string): void {
     for (const sub of this.subscribers) if (sub.token === token) this.end(sub, why);
+  }
+
+  /** Closes every socket of this user at once (an admin disabled them or changed their role). */
+  endUser(username: string, why: string): void {
+    for (const sub of this.subscribers) if (sub.user.username === username) this.end(sub, why);
   }
 
   close(): void {
@@ -302,14 +308,15 @@ export class StreamHub {
   }
 
   /**
-   * Operators see everything; a doctor their patients and what was escalated
-   * to them; an admin device status. Readings, besides, only as watched.
+   * The call center (operators, supervisors) sees everything; a doctor their
+   * patients and what was escalated to them; an admin device status.
+   * Readings, besides, only as watched.
    */
   private visible(sub: Subscriber, e: StreamEvent): boolean {
     const { watch } = sub;
     if (watch && e.type === 'reading' && !(e.residentId !== null && watch.residents.has(e.residentId)) && !(e.homeId !== null && watch.homes.has(e.homeId))) return false;
     const { role, username } = sub.user;
-    if (role === 'operator') return true;
+    if (isCallCenter(role)) return true;
     if (role === 'admin') return e.type === 'device.status';
     if (e.type === 'device.status') return false;
     // Only alerts carry an escalation; asking a reading would build its data (LazyEvent) for nothing.

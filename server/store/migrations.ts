@@ -299,4 +299,33 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (target, from_seq)
   ) STRICT;
   `,
+  /* 12: the supervisor role (a call-center shift lead; README, "Roles"). SQLite cannot alter a CHECK, so users is
+         rebuilt, every row kept. Migrations run in a transaction with foreign keys on, where PRAGMA foreign_keys
+         cannot be turned off; dropping users would cascade to sessions and break residents.doctor, so: checks are
+         deferred to the commit (the new users rows satisfy residents.doctor again before it), and sessions are put
+         back. No index, trigger or view is on users; sessions and residents refer to it by name, so they refer to
+         the new table. */ `
+  PRAGMA defer_foreign_keys = ON;
+  CREATE TEMP TABLE users_before_12 AS SELECT * FROM main.users;
+  CREATE TEMP TABLE sessions_before_12 AS SELECT * FROM main.sessions;
+  DROP TABLE main.users;
+  CREATE TABLE main.users (
+    username      TEXT PRIMARY KEY,
+    role          TEXT NOT NULL CHECK (role IN ('operator', 'supervisor', 'doctor', 'admin')),
+    name          TEXT,
+    password_hash TEXT NOT NULL,
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    phone         TEXT,
+    webhook_url   TEXT
+  ) STRICT;
+  INSERT INTO main.users (username, role, name, password_hash, disabled, created_at, updated_at, phone, webhook_url)
+    SELECT username, role, name, password_hash, disabled, created_at, updated_at, phone, webhook_url FROM temp.users_before_12;
+  INSERT INTO main.sessions (token_hash, username, created_at, expires_at)
+    SELECT token_hash, username, created_at, expires_at FROM temp.sessions_before_12 WHERE true
+    ON CONFLICT (token_hash) DO NOTHING;
+  DROP TABLE temp.users_before_12;
+  DROP TABLE temp.sessions_before_12;
+  `,
 ];

@@ -7,13 +7,51 @@ import { createHash, randomBytes } from 'node:crypto';
 import { generateSecret, hashSecret, unusableHash, verifySecret } from '../auth/secrets.js';
 import type { Db } from './sqliteDb.js';
 
-export type Role = 'operator' | 'doctor' | 'admin';
+/**
+ * The roles of people who sign in (SPEC §1), plus `supervisor`: a call-center
+ * shift lead, who does everything an operator does and also sees what is
+ * overdue and who holds it (SPEC §5; README, "Roles").
+ */
+export const ROLE_NAMES = ['operator', 'supervisor', 'doctor', 'admin'] as const;
+export type Role = (typeof ROLE_NAMES)[number];
+
+/** The call center: operators and their supervisors, who act on alerts alike. */
+export function isCallCenter(role: Role): boolean {
+  return role === 'operator' || role === 'supervisor';
+}
 
 export interface User {
   username: string;
   role: Role;
   name: string | null;
 }
+
+/** A user as an admin manages them: disabled ones included. */
+export interface UserRecord extends User {
+  phone: string | null;
+  webhookUrl: string | null;
+  disabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** What an admin may change of a user; null clears name, phone or webhook URL. */
+export interface UserChange {
+  role?: Role;
+  name?: string | null;
+  phone?: string | null;
+  webhookUrl?: string | null;
+  disabled?: boolean;
+}
+
+export type UserUpdate =
+  | { ok: true; user: UserRecord; changed: Array<keyof UserChange>; sessionsEnded: number }
+  /** `last_admin`: it would leave no enabled admin; `doctor_in_use`: a doctor still named by `residents` residents. */
+  | { ok: false; problem: 'unknown' }
+  | { ok: false; problem: 'last_admin' }
+  | { ok: false; problem: 'doctor_in_use'; residents: number };
+
+const CHANGE_FIELDS = ['role', 'name', 'phone', 'webhookUrl', 'disabled'] as const satisfies ReadonlyArray<keyof UserChange>;
 
 export interface Session {
   user: User;
@@ -37,6 +75,16 @@ export class UserStore {
   list(role?: Role): User[] {
     return this.db.prepare('SELECT username, role, name FROM users WHERE disabled = 0 AND (@role IS NULL OR role = @role) ORDER BY username')
       .all({ role: role ?? null }) as User[];
+  }
+
+  /** Every user, disabled ones too, for an admin. */
+  records(): UserRecord[] {
+    return (this.db.prepare(`${RECORD_SELECT} ORDER BY username`).all() as RecordRow[]).map(toRecord);
+  }
+
+  record(username: string): UserRecord | null {
+    const row = this.db.prepare(`${RECORD_SELECT} WHERE username = ?`).get(username) as RecordRow | undefined;
+    return row ? toRecord(row) : null;
   }
 
   async create(username: string, role: Role, name: string | null, password: string): Promise<void> {
@@ -117,24 +165,73 @@ export class UserStore {
    * session sweep). The last enabled admin cannot be disabled.
    */
   setDisabled(username: string, disabled: boolean, actor: string): 'done' | 'unknown' | 'last_admin' {
-    const row = this.db.prepare('SELECT role FROM users WHERE username = ?').get(username) as { role: Role } | undefined;
-    if (!row) return 'unknown';
-    if (disabled && row.role === 'admin') {
-      const admins = (this.db.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?").get(username) as { n: number }).n;
-      if (admins === 0) return 'last_admin';
-    }
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE users SET disabled = ?, updated_at = ? WHERE username = ?').run(disabled ? 1 : 0, this.now(), username);
-      if (disabled) this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username);
-      this.audit(actor, disabled ? 'user.disabled' : 'user.enabled', username, {});
-    })();
-    return 'done';
+    const result = this.update(username, { disabled }, actor);
+    // A role stays as it is, so a doctor's residents cannot stand in the way.
+    return !result.ok && result.problem !== 'doctor_in_use' ? result.problem : 'done';
+  }
+
+  /**
+   * Changes a user's role, name, phone, webhook URL or disabled flag, in one
+   * transaction with its checks: the last enabled admin keeps that role and
+   * stays enabled (someone must be able to undo mistakes), and a doctor who is
+   * still a resident's family doctor keeps the role (escalations go to them).
+   * A new role or a disabled account ends every session of the user at once:
+   * the pages they have open are the old role's (the caller closes their live
+   * streams; another process's change, the hub's session sweep does). Audited
+   * by field names and roles, never values (a webhook URL may carry a token).
+   */
+  update(username: string, change: UserChange, actor: string): UserUpdate {
+    return this.db.transaction((): UserUpdate => {
+      const old = this.record(username);
+      if (!old) return { ok: false, problem: 'unknown' };
+      const next = {
+        role: change.role ?? old.role,
+        name: change.name === undefined ? old.name : change.name,
+        phone: change.phone === undefined ? old.phone : change.phone,
+        webhookUrl: change.webhookUrl === undefined ? old.webhookUrl : change.webhookUrl,
+        disabled: change.disabled ?? old.disabled,
+      };
+      const changed = CHANGE_FIELDS.filter((f) => next[f] !== old[f]);
+      if (changed.length === 0) return { ok: true, user: old, changed, sessionsEnded: 0 };
+      const stopsBeingAdmin = old.role === 'admin' && !old.disabled && (next.role !== 'admin' || next.disabled);
+      if (stopsBeingAdmin) {
+        const others = (this.db.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?").get(username) as { n: number }).n;
+        if (others === 0) return { ok: false, problem: 'last_admin' };
+      }
+      if (old.role === 'doctor' && next.role !== 'doctor') {
+        const residents = (this.db.prepare('SELECT count(*) AS n FROM residents WHERE doctor = ?').get(username) as { n: number }).n;
+        if (residents > 0) return { ok: false, problem: 'doctor_in_use', residents };
+      }
+      this.db.prepare('UPDATE users SET role = ?, name = ?, phone = ?, webhook_url = ?, disabled = ?, updated_at = ? WHERE username = ?')
+        .run(next.role, next.name, next.phone, next.webhookUrl, next.disabled ? 1 : 0, this.now(), username);
+      const endsSessions = next.role !== old.role || (next.disabled && !old.disabled);
+      const sessionsEnded = endsSessions ? this.db.prepare('DELETE FROM sessions WHERE username = ?').run(username).changes : 0;
+      if (next.role !== old.role) this.audit(actor, 'user.role_changed', username, { from: old.role, to: next.role });
+      if (next.disabled !== old.disabled) this.audit(actor, next.disabled ? 'user.disabled' : 'user.enabled', username, {});
+      const details = changed.filter((f) => f !== 'role' && f !== 'disabled');
+      if (details.length > 0) this.audit(actor, 'user.updated', username, { fields: details });
+      return { ok: true, user: this.record(username)!, changed, sessionsEnded };
+    }).immediate();
   }
 
   audit(actor: string, action: string, subject: string | null, detail: object): void {
     this.db.prepare('INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)')
       .run(this.now(), actor, action, subject, JSON.stringify(detail));
   }
+}
+
+const RECORD_SELECT = 'SELECT username, role, name, phone, webhook_url, disabled, created_at, updated_at FROM users';
+
+interface RecordRow {
+  username: string; role: Role; name: string | null; phone: string | null; webhook_url: string | null;
+  disabled: number; created_at: number; updated_at: number;
+}
+
+function toRecord(r: RecordRow): UserRecord {
+  return {
+    username: r.username, role: r.role, name: r.name, phone: r.phone, webhookUrl: r.webhook_url,
+    disabled: r.disabled !== 0, createdAt: r.created_at, updatedAt: r.updated_at,
+  };
 }
 
 function tokenHash(token: string): string {

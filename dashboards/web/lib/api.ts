@@ -5,7 +5,7 @@
  */
 import type {
   Alert, AlertDetail, Handoff, HomeDetail, HomeOverview, HubConfig, ImportResult, Kpi, Lang, Outcome, Reading, ReadingType,
-  Refusal, Resident, ResidentDetail, ResidentSummary, User, Credential, Home,
+  Refusal, Resident, ResidentDetail, ResidentSummary, User, Credential, Home, UserAccount, UserChange,
 } from './types';
 
 /** An error answer of the hub: `{error, message, field?, errors?[{path, message}]}`. */
@@ -101,4 +101,7 @@ export const api = {
   rotateSecret: (id: string) => call<Credential>('POST', `/api/v1/devices/${id}/secret`),
   refusals: (params: { limit?: number; before?: number; code?: string } = {}) =>
     call<{ refusals: Refusal[] }>('GET', `/api/v1/refusals${q(params)}`).then((r) => r.refusals),
+  users: () => call<{ users: UserAccount[] }>('GET', '/api/v1/users').then((r) => r.users),
+  updateUser: (username: string, change: UserChange) =>
+    call<{ user: UserAccount; changed: string[]; sessionsEnded: number }>('PUT', `/api/v1/users/${encodeURIComponent(username)}`, change),
 };

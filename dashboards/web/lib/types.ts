@@ -2,7 +2,9 @@
 
 export type Lang = 'zh-CN' | 'en';
 export type Text = Record<Lang, string>;
-export type Role = 'operator' | 'doctor' | 'admin';
+/** `supervisor`: a call-center shift lead, on the operator console with an overdue panel (README, "Roles"). */
+export const ROLES = ['operator', 'supervisor', 'doctor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
 export type Severity = 'critical' | 'urgent' | 'warning' | 'info';
 export type AlertState = 'open' | 'acknowledged' | 'escalated' | 'resolved';
 export type ReadingType = 'blood_pressure' | 'glucose' | 'fall' | 'sos' | 'heartbeat' | 'motion';
@@ -15,6 +17,24 @@ export interface User {
   username: string;
   role: Role;
   name: string | null;
+}
+
+/** An account as an admin manages it (GET /api/v1/users). */
+export interface UserAccount extends User {
+  phone: string | null;
+  webhookUrl: string | null;
+  disabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What an admin changes of an account (PUT /api/v1/users/{username}). */
+export interface UserChange {
+  role?: Role;
+  name?: string | null;
+  phone?: string | null;
+  webhookUrl?: string | null;
+  disabled?: boolean;
 }
 
 export type Values = Record<string, number | string | boolean>;

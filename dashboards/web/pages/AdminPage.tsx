@@ -1,6 +1,7 @@
 /**
- * The admin page: bulk import, homes and devices with live status (the
- * stream's `device.status` events), device secrets, and refused payloads.
+ * The admin page: bulk import, people's accounts and roles, homes and devices
+ * with live status (the stream's `device.status` events), device secrets, and
+ * refused payloads.
  * Admins read no vitals (server/api/policies.ts), so none are shown here.
  */
 import { useState } from 'preact/hooks';
@@ -12,10 +13,11 @@ import { useLiveAlerts } from '../lib/useLiveAlerts';
 import { HomesPanel } from './admin/HomesPanel';
 import { ImportPanel } from './admin/ImportPanel';
 import { RefusalsPanel } from './admin/RefusalsPanel';
+import { UsersPanel } from './admin/UsersPanel';
 
 export function AdminPage(props: { user: User; onSignOut: () => void }) {
   const homes = useLoad(() => api.homesOverview(), []);
-  const [refusalsKey, setRefusalsKey] = useState(0);
+  const [imports, setImports] = useState(0);
   const refreshHomes = useDebounced(homes.reload, 1000);
   // Admins get device status only (server/realtime/streamHub.ts); no alert snapshot.
   const live = useLiveAlerts({ alerts: false, onEvent: (e) => { if (e.type === 'device.status') refreshHomes(); } });
@@ -27,8 +29,10 @@ export function AdminPage(props: { user: User; onSignOut: () => void }) {
       </Header>
       <main class="admin-main">
         <div class="admin-col">
-          <ImportPanel onImported={() => { homes.reload(); setRefusalsKey((n) => n + 1); }} />
-          <RefusalsPanel refreshKey={refusalsKey} />
+          <ImportPanel onImported={() => { homes.reload(); setImports((n) => n + 1); }} />
+          {/* An import may add people (and refusals): both panels reload after one. */}
+          <UsersPanel me={props.user.username} refreshKey={imports} />
+          <RefusalsPanel refreshKey={imports} />
         </div>
         <div class="admin-col">
           <HomesPanel homes={homes.value ?? []} loading={homes.loading} />

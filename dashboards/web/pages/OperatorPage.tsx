@@ -3,6 +3,8 @@
  * selected alert with its resident on the right, everything reachable by a
  * single key. A critical alert nobody has claimed sounds (after "Start shift"
  * unlocked audio) and flashes until someone claims it, on every console.
+ * A supervisor (shift lead) gets the same console plus what is overdue and
+ * who holds it (SupervisorPanel).
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Header, ConnectionBadge } from '../components/Header';
@@ -17,6 +19,7 @@ import { useLiveAlerts } from '../lib/useLiveAlerts';
 import { AlertDetail, type ActionKind } from './operator/AlertDetail';
 import { AlertQueue } from './operator/AlertQueue';
 import { EscalateDialog, HandoffDialog, HelpDialog, ResolveDialog, SHORTCUTS } from './operator/Dialogs';
+import { SupervisorPanel } from './operator/SupervisorPanel';
 
 type DialogState =
   | { kind: 'doctor' | 'emergency' | 'resolve'; alert: Alert }
@@ -211,7 +214,7 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
   const open = openBySeverity(live.alerts.values());
   return (
     <div class="page operator theme-dark" data-testid="operator-page">
-      <Header page="pageOperator" user={props.user} onSignOut={props.onSignOut}>
+      <Header page={props.user.role === 'supervisor' ? 'pageSupervisor' : 'pageOperator'} user={props.user} onSignOut={props.onSignOut}>
         <KpiStrip open={open} version={live.version} />
         <ConnectionBadge state={live.connection} />
         <span class={`audio-state${shift && audio.audio === 'unlocked' ? ' on' : ''}`} data-testid="audio-state">
@@ -229,6 +232,9 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
           {[...live.alerts.values()].some(doctorUnreached) ? t('alarmDoctorUnreached') : t('alarmSounding')}
           {audio.sounding && <button type="button" class="btn btn-ghost" onClick={() => alarm.current?.mute(60_000)}>{t('mute')}</button>}
         </div>
+      )}
+      {props.user.role === 'supervisor' && (
+        <SupervisorPanel alerts={live.alerts} version={live.version} now={now} residents={residentMap} homes={homeMap} onSelect={setSelectedId} />
       )}
       <main class="console">
         <AlertQueue incidents={incidents} selectedId={selectedId} onSelect={setSelectedId} residents={residentMap} homes={homeMap} now={now} />

@@ -1,6 +1,7 @@
 /**
  * Provisioning (admin): bulk import, single homes/residents/devices through the
  * same importer, device secret rotation, and the store of refused payloads.
+ * People's accounts are managed in users.ts.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
@@ -9,7 +10,7 @@ import type { HubContext } from '../../hubContext.js';
 import { ImportError, importDocument } from '../../import/importer.js';
 import { ApiError, notFound } from '../errors.js';
 import { ROLES } from '../policies.js';
-import { CredentialBody, ErrorBody, IdParams, RefusalBody, UserBody } from '../schemas.js';
+import { CredentialBody, ErrorBody, IdParams, RefusalBody } from '../schemas.js';
 
 const ImportAnswer = Type.Object({
   credentials: Type.Array(CredentialBody),
@@ -134,10 +135,5 @@ export function adminRoutes(ctx: HubContext): FastifyPluginAsync {
       const refusals = ctx.refusals.list({ limit: q.limit, beforeSeq: q.before, code: q.code });
       return { refusals: refusals.map((r) => ({ ...r, at: new Date(r.at).toISOString() })) };
     });
-
-    app.get('/api/v1/users', {
-      config: admin,
-      schema: { tags: ['provisioning'], summary: 'People who may sign in', response: { 200: Type.Object({ users: Type.Array(UserBody) }) } },
-    }, async () => ({ users: ctx.users.list() }));
   };
 }

@@ -6,7 +6,7 @@ import type { Alert } from '../../alerts/alertStore.js';
 import { OUTCOMES, type Action } from '../../alerts/lifecycle.js';
 import type { HubContext } from '../../hubContext.js';
 import { SEVERITIES } from '../../rules/types.js';
-import type { User } from '../../store/userStore.js';
+import { isCallCenter, type User } from '../../store/userStore.js';
 import { ApiError, notFound } from '../errors.js';
 import { ROLES } from '../policies.js';
 import { ErrorBody, IdParams } from '../schemas.js';
@@ -25,9 +25,9 @@ export function langOf(req: FastifyRequest): Lang {
 export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
   const { alertService, directory } = ctx;
 
-  /** Operators see every alert; a doctor the alerts of their patients and those escalated to them. */
+  /** The call center sees every alert; a doctor the alerts of their patients and those escalated to them. */
   const canSee = (user: User, a: Alert): boolean => {
-    if (user.role === 'operator') return true;
+    if (isCallCenter(user.role)) return true;
     if (user.role !== 'doctor') return false;
     if (a.escalatedTo === user.username) return true;
     return a.residentId !== null && directory.residentInfo(a.residentId)?.doctor === user.username;

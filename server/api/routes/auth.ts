@@ -18,6 +18,7 @@ import { Type } from 'typebox';
 import type { HubContext } from '../../hubContext.js';
 import type { User } from '../../store/userStore.js';
 import { ApiError } from '../errors.js';
+import { ROLES } from '../policies.js';
 import { ErrorBody, UserBody } from '../schemas.js';
 
 export const SESSION_COOKIE = 'anxin_session';
@@ -92,7 +93,7 @@ export function authRoutes(ctx: HubContext): FastifyPluginAsync {
     });
 
     app.get('/api/v1/auth/me', {
-      config: { roles: ['operator', 'doctor', 'admin'] },
+      config: { roles: ROLES.signedIn },
       schema: { tags: ['auth'], summary: 'Who is signed in', response: { 200: Type.Object({ user: UserBody }) } },
     }, async (req) => ({ user: req.user! }));
   };

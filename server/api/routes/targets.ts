@@ -8,7 +8,7 @@ import { Type } from 'typebox';
 import type { HubContext } from '../../hubContext.js';
 import { validateTargets } from '../../rules/ruleConfig.js';
 import { ApiError, forbidden, notFound } from '../errors.js';
-import { canSeeResident } from '../policies.js';
+import { canSeeResident, ROLES } from '../policies.js';
 import { ErrorBody, IdParams } from '../schemas.js';
 
 const TargetsBody = Type.Record(Type.String(), Type.Record(Type.String(), Type.Number()), {
@@ -49,7 +49,7 @@ export function targetRoutes(ctx: HubContext): FastifyPluginAsync {
     });
 
     app.get('/api/v1/residents/:id/targets/history', {
-      config: { roles: ['operator', 'doctor', 'admin'] },
+      config: { roles: ROLES.signedIn },
       schema: { tags: ['residents'], summary: 'Audit trail of target changes, newest first', params: IdParams, response: { 200: Type.Object({ changes: Type.Array(Type.Object({}, { additionalProperties: true })) }), 403: ErrorBody, 404: ErrorBody } },
     }, async (req) => {
       const { id } = req.params as { id: string };
