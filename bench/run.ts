@@ -17,10 +17,11 @@ import { connectionsPart } from './connections.js';
 import { ingestPart } from './ingest.js';
 import { hubInfluxPart } from './hubInflux.js';
 import { influxIngestPart } from './influxIngest.js';
+import { importStallPart } from './importStall.js';
 import { journalCostPart } from './journalCost.js';
 
 /** Every part, in the order a full run takes them. */
-const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, hubInfluxPart, journalCostPart, connectionsPart, capacityPart];
+const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, hubInfluxPart, journalCostPart, importStallPart, connectionsPart, capacityPart];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 

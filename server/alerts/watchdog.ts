@@ -50,8 +50,10 @@ export class Watchdog {
   constructor(private readonly deps: WatchdogDeps) {
     this.lastSeenStmt = deps.writer.statement('UPDATE client_status SET last_seen_at = ? WHERE client_id = ?');
     this.startedAt = deps.now();
-    for (const r of deps.db.prepare('SELECT client_id, kind, home_id, last_seen_at, online, connected FROM client_status').all() as Array<Record<string, number | string | null>>) {
-      if (typeof r.last_seen_at === 'number') this.lastSeen.set(r.client_id as string, r.last_seen_at);
+    // A row exists only once a client was heard (its connection or a status): one without a persisted
+    // last-seen time (heard just before a crash) still was, which decides "offline" over "never connected".
+    for (const r of deps.db.prepare('SELECT client_id, kind, home_id, coalesce(last_seen_at, connected_at, status_at, disconnected_at, 0) AS last_seen_at, online, connected FROM client_status').all() as Array<Record<string, number | string | null>>) {
+      this.lastSeen.set(r.client_id as string, r.last_seen_at as number);
       if (r.kind === 'gateway' && (r.online === 0 || r.connected === 0)) {
         // Not connected to this hub yet (the store marks every client disconnected at start):
         // count from now. The hub heard nobody while it was down, so its downtime is not the
@@ -136,11 +138,14 @@ export class Watchdog {
 
   private devices(now: number): void {
     for (const d of this.deps.directory.allDevices().values()) {
-      // Silence counts only while this hub listens (see the constructor): not before its start.
-      const lastSeenAt = Math.max(this.lastSeen.get(d.id) ?? 0, this.startedAt);
+      // Silence counts only while this hub listens (see the constructor), not before its start, and
+      // for a device never heard from, from when it was provisioned: enrolling one must not find it silent.
+      const heardAt = this.lastSeen.get(d.id);
+      const lastSeenAt = Math.max(heardAt ?? d.createdAt, this.startedAt);
       // A device's own interval, else its type's default (a cuff is off between uses; a fall sensor is not).
       const heartbeatSeconds = d.heartbeatSeconds ?? (isDeviceType(d.type) ? DEVICE_TYPE_DEFINITIONS[d.type].heartbeatSeconds : null);
-      const match = deviceOffline({ deviceType: d.type, heartbeatSeconds, lastSeenAt, now }, this.deps.config);
+      const neverConnected = heardAt === undefined ? { provisionedAt: d.createdAt, tz: this.deps.tz } : undefined;
+      const match = deviceOffline({ deviceType: d.type, heartbeatSeconds, lastSeenAt, now, neverConnected }, this.deps.config);
       if (match) this.raise(`device:${d.id}:device_offline`, match, { homeId: d.homeId, residentId: d.residentId, deviceId: d.id }, now, lastSeenAt);
     }
   }
@@ -150,13 +155,25 @@ export class Watchdog {
       const match = gatewayOffline({ offlineSince: since, now }, this.deps.config);
       if (match) this.raise(`home:${homeId}:gateway_offline`, match, { homeId, residentId: null, deviceId: null }, now, since);
     }
+    // A gateway provisioned but never heard from leaves its home as unheard as one gone offline
+    // (installer never came, wrong secret, dead on arrival). Counted from its provisioning, or this
+    // hub's start, like any silence.
+    for (const gw of this.deps.directory.allGateways().values()) {
+      if (this.lastSeen.has(gw.id) || this.gatewayOfflineSince.has(gw.homeId)) continue;
+      const since = Math.max(gw.createdAt, this.startedAt);
+      const match = gatewayOffline({ offlineSince: since, now, neverConnected: { provisionedAt: gw.createdAt, tz: this.deps.tz } }, this.deps.config);
+      if (match) this.raise(`home:${gw.homeId}:gateway_offline`, match, { homeId: gw.homeId, residentId: null, deviceId: null }, now, since);
+    }
     // Motion that gateways kept while the hub was down arrives when they reconnect and replay their
     // outboxes: until they have had that time (gateway_offline's), the hub's downtime is not the home's stillness.
     if (now < this.startedAt + this.deps.config.rules.gateway_offline.minutes * 60_000) return;
-    const withMotionSensors = new Set<string>();
-    for (const d of this.deps.directory.allDevices().values()) if (d.type === 'motion_sensor') withMotionSensors.add(d.homeId);
-    for (const homeId of withMotionSensors) {
-      const lastMotionAt = this.lastMotion.get(homeId) ?? this.startedAt;
+    // Home → when its first motion sensor was provisioned: a home enrolled while the hub runs is not still since the hub's start.
+    const watchedSince = new Map<string, number>();
+    for (const d of this.deps.directory.allDevices().values()) {
+      if (d.type === 'motion_sensor') watchedSince.set(d.homeId, Math.min(watchedSince.get(d.homeId) ?? Infinity, d.createdAt));
+    }
+    for (const [homeId, provisionedAt] of watchedSince) {
+      const lastMotionAt = this.lastMotion.get(homeId) ?? Math.max(provisionedAt, this.startedAt);
       const match = noActivity({ lastMotionAt, now, tz: this.deps.tz }, this.deps.config);
       if (match) this.raise(`home:${homeId}:no_activity`, match, { homeId, residentId: null, deviceId: null }, now, lastMotionAt);
     }

@@ -11,6 +11,7 @@ import { ID_PATTERN } from '../../devices/topics.js';
 import { webhookUrlProblem } from '../notify/webhookNotifier.js';
 import type { Db } from '../store/sqliteDb.js';
 import { ImportDocument, MAX_RESIDENTS_PER_HOME, NOT_BLANK, USERNAME_PATTERN } from './importSchema.js';
+import { TableLookup, type NamedIds } from './tableLookup.js';
 
 /** One thing to fix, e.g. `{path: "/homes/0/residents/1/birthYear", message: "must be <= 2025"}`. */
 export interface ImportProblem {
@@ -33,31 +34,53 @@ export interface UserRow { username: string; role: string; name: string | null; 
 export interface StoredUser extends UserRow { disabled: number }
 export interface CredentialRow { username: string; kind: MqttKind; home_id: string }
 
-/** Point lookups of what the directory already holds, for checking and planning an import. */
+/**
+ * What the directory already holds, for checking and planning an import.
+ * `prefetch` loads the rows of every id a document names at once (tableLookup.ts);
+ * other ids are looked up one by one.
+ */
 export class ExistingDirectory {
-  private readonly stmts;
+  private readonly lookups;
 
   constructor(db: Db) {
-    this.stmts = {
-      home: db.prepare('SELECT id, address, phone, access FROM homes WHERE id = ?'),
-      homeGateway: db.prepare('SELECT id FROM gateways WHERE home_id = ?').pluck(),
-      resident: db.prepare('SELECT id, home_id, name, birth_year, sex, doctor, conditions, contacts, targets, schedule FROM residents WHERE id = ?'),
-      residentIdsOfHome: db.prepare('SELECT id FROM residents WHERE home_id = ?').pluck(),
-      gateway: db.prepare('SELECT id, home_id FROM gateways WHERE id = ?'),
-      device: db.prepare('SELECT id, home_id, type, resident_id, heartbeat_seconds FROM devices WHERE id = ?'),
-      user: db.prepare('SELECT username, role, name, phone, webhook_url, disabled FROM users WHERE username = ?'),
-      credential: db.prepare('SELECT username, kind, home_id FROM mqtt_credentials WHERE username = ?'),
+    const lookup = <Row>(select: string, key: string, keyOf: (r: Row) => string, group = false) => new TableLookup<Row>(db, select, key, keyOf, group);
+    this.lookups = {
+      home: lookup<HomeRow>('SELECT id, address, phone, access FROM homes', 'id', (r) => r.id),
+      homeGateway: lookup<GatewayRow>('SELECT id, home_id FROM gateways', 'home_id', (r) => r.home_id),
+      resident: lookup<ResidentRow>('SELECT id, home_id, name, birth_year, sex, doctor, conditions, contacts, targets, schedule FROM residents', 'id', (r) => r.id),
+      residentsOfHome: lookup<{ id: string; home_id: string }>('SELECT id, home_id FROM residents', 'home_id', (r) => r.home_id, true),
+      gateway: lookup<GatewayRow>('SELECT id, home_id FROM gateways', 'id', (r) => r.id),
+      device: lookup<DeviceRow>('SELECT id, home_id, type, resident_id, heartbeat_seconds FROM devices', 'id', (r) => r.id),
+      user: lookup<StoredUser>('SELECT username, role, name, phone, webhook_url, disabled FROM users', 'username', (r) => r.username),
+      credential: lookup<CredentialRow>('SELECT username, kind, home_id FROM mqtt_credentials', 'username', (r) => r.username),
     };
   }
 
-  home(id: string): HomeRow | undefined { return this.stmts.home.get(id) as HomeRow | undefined; }
-  homeGateway(homeId: string): string | undefined { return this.stmts.homeGateway.get(homeId) as string | undefined; }
-  resident(id: string): ResidentRow | undefined { return this.stmts.resident.get(id) as ResidentRow | undefined; }
-  residentIdsOfHome(homeId: string): string[] { return this.stmts.residentIdsOfHome.all(homeId) as string[]; }
-  gateway(id: string): GatewayRow | undefined { return this.stmts.gateway.get(id) as GatewayRow | undefined; }
-  device(id: string): DeviceRow | undefined { return this.stmts.device.get(id) as DeviceRow | undefined; }
-  user(username: string): StoredUser | undefined { return this.stmts.user.get(username) as StoredUser | undefined; }
-  credential(username: string): CredentialRow | undefined { return this.stmts.credential.get(username) as CredentialRow | undefined; }
+  /** Loads at once what the directory holds of the ids a document names (`namedIds`). */
+  prefetch(ids: NamedIds): this {
+    for (const step of this.prefetchSteps(ids)) step();
+    return this;
+  }
+
+  /** `prefetch` as one query per step, for a caller that lets other work run between them. */
+  prefetchSteps(ids: NamedIds): Array<() => void> {
+    const l = this.lookups;
+    return [
+      ...[l.home, l.homeGateway, l.residentsOfHome].map((lookup) => () => lookup.prefetch(ids.homes)),
+      () => l.resident.prefetch(ids.residents),
+      ...[l.gateway, l.device, l.credential].map((lookup) => () => lookup.prefetch(ids.identities)),
+      () => l.user.prefetch(ids.users),
+    ];
+  }
+
+  home(id: string): HomeRow | undefined { return this.lookups.home.get(id)?.[0]; }
+  homeGateway(homeId: string): string | undefined { return this.lookups.homeGateway.get(homeId)?.[0]?.id; }
+  resident(id: string): ResidentRow | undefined { return this.lookups.resident.get(id)?.[0]; }
+  residentIdsOfHome(homeId: string): string[] { return (this.lookups.residentsOfHome.get(homeId) ?? []).map((r) => r.id); }
+  gateway(id: string): GatewayRow | undefined { return this.lookups.gateway.get(id)?.[0]; }
+  device(id: string): DeviceRow | undefined { return this.lookups.device.get(id)?.[0]; }
+  user(username: string): StoredUser | undefined { return this.lookups.user.get(username)?.[0]; }
+  credential(username: string): CredentialRow | undefined { return this.lookups.credential.get(username)?.[0]; }
 }
 
 const validateSchema = compileSchema<ImportDocument>(ImportDocument, { allErrors: true });

@@ -52,6 +52,22 @@ export function duration(ms: number): Text {
   return text(`${days} 天`, `${days} days`);
 }
 
+/**
+ * Title and explanation of a device or gateway provisioned (at `provisioned`, local time) but never
+ * heard from. Not a home gone quiet but an installation that never worked (never plugged in, wrong
+ * secret, dead on arrival): the operator calls the installer, not the ambulance. `consequence` says
+ * what goes unheard meanwhile (", so …").
+ */
+export function neverConnectedText(what: Text, provisioned: string, consequence: Text): { title: Text; explanation: Text } {
+  return {
+    title: text(`${what['zh-CN']}从未上线`, `${what.en} never connected`),
+    explanation: text(
+      `自 ${provisioned} 登记以来从未连接${consequence['zh-CN']}；请联系安装人员检查（电源、网络、密钥）`,
+      `Never connected since it was provisioned (${provisioned})${consequence.en}; call the installer to check its power, network and credentials`,
+    ),
+  };
+}
+
 export const READING_LABEL: Record<ReadingType, Text> = {
   blood_pressure: text('血压', 'blood pressure'),
   glucose: text('血糖', 'blood glucose'),

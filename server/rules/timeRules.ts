@@ -7,7 +7,7 @@ import { DEVICE_TYPE_DEFINITIONS, type DeviceType } from '../../devices/deviceTy
 import type { ReadingType } from '../../devices/readingSchema.js';
 import { addDays, formatLocal, localDate, minutesOfDay, startOfLocalDay, zonedInstant } from './localTime.js';
 import type { RuleConfig } from './ruleConfig.js';
-import { READING_LABEL, duration, limit, text } from './ruleText.js';
+import { READING_LABEL, duration, limit, neverConnectedText, text } from './ruleText.js';
 import type { RuleMatch } from './types.js';
 
 const MINUTE = 60_000;
@@ -20,6 +20,14 @@ export interface DeviceOfflineInput {
   /** Last message of any kind; pass the hub's start time when nothing was heard since, so a restart is not silence. */
   lastSeenAt: number;
   now: number;
+  /** Set when the device was never heard from at all: the finding is an installation to check, and says so. */
+  neverConnected?: NeverConnected;
+}
+
+/** A device or gateway provisioned but never heard from: when it was provisioned, shown in `tz`. */
+export interface NeverConnected {
+  provisionedAt: number;
+  tz: string;
 }
 
 /**
@@ -34,11 +42,16 @@ export function deviceOffline(input: DeviceOfflineInput, config: RuleConfig): Ru
   if (silentMs < r.missedHeartbeats * intervalMs) return null;
   const lifeSafety = r.lifeSafetyDeviceTypes.includes(input.deviceType);
   const label = DEVICE_TYPE_DEFINITIONS[input.deviceType]?.label ?? text(input.deviceType, input.deviceType);
+  const severity = lifeSafety ? r.lifeSafetySeverity : r.severity;
+  if (input.neverConnected) {
+    const consequence = lifeSafety ? text('，跌倒或呼叫无法送达', ', so a fall or a call would go unheard') : text('', '');
+    return { rule: 'device_offline', severity, ...neverConnectedText(label, formatLocal(input.neverConnected.provisionedAt, input.neverConnected.tz), consequence) };
+  }
   const silent = duration(silentMs);
   const interval = duration(intervalMs);
   return {
     rule: 'device_offline',
-    severity: lifeSafety ? r.lifeSafetySeverity : r.severity,
+    severity,
     title: text(`${label['zh-CN']}离线`, `${label.en} offline`),
     explanation: text(
       `${silent['zh-CN']}未收到消息（≥ ${r.missedHeartbeats} 个心跳间隔，每个 ${interval['zh-CN']}）${lifeSafety ? '；跌倒或呼叫可能无法送达，请联系家中' : '；请技术跟进'}`,
@@ -47,12 +60,21 @@ export function deviceOffline(input: DeviceOfflineInput, config: RuleConfig): Ru
   };
 }
 
-/** The home's gateway offline (last will or silence) for at least `minutes` → urgent: the whole home is unheard. */
-export function gatewayOffline(input: { offlineSince: number | null; now: number }, config: RuleConfig): RuleMatch | null {
+/**
+ * The home's gateway offline (last will or silence) for at least `minutes` → urgent: the whole home is unheard.
+ * A gateway never heard from since it was provisioned (`neverConnected`) counts from then: the same
+ * alert, worded as an installation for the installer to check rather than a home gone quiet.
+ */
+export function gatewayOffline(input: { offlineSince: number | null; now: number; neverConnected?: NeverConnected }, config: RuleConfig): RuleMatch | null {
   const r = config.rules.gateway_offline;
   if (input.offlineSince === null) return null;
   const offlineMs = input.now - input.offlineSince;
   if (offlineMs < r.minutes * MINUTE) return null;
+  if (input.neverConnected) {
+    const provisioned = formatLocal(input.neverConnected.provisionedAt, input.neverConnected.tz);
+    const consequence = text('，家中所有设备的消息都无法送达', ', so nothing from this home reaches us');
+    return { rule: 'gateway_offline', severity: r.severity, ...neverConnectedText(text('家庭网关', 'Home gateway'), provisioned, consequence) };
+  }
   const d = duration(offlineMs);
   return {
     rule: 'gateway_offline',

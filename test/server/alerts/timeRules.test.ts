@@ -20,6 +20,8 @@ beforeAll(async () => {
   const doc = district();
   (doc.homes[1]!.residents[0] as Record<string, unknown>).schedule = [{ type: 'blood_pressure', time: '10:00' }];
   h = await startAlertHub({ doc }); // the hub starts, and the district is enrolled, at 09:00 Shanghai time
+  // Home 2's gateway is heard at 09:00; home 1's never is (never-connected gateways: neverConnected.test.ts).
+  await h.connect('gw-0002');
 });
 
 afterAll(() => h?.close());
@@ -32,7 +34,8 @@ describe('device_offline', () => {
     const fall = await open('device_offline', { deviceId: 'fall-0001' });
     expect(fall).toHaveLength(1);
     expect(fall[0]).toMatchObject({ severity: 'urgent', homeId: 'wh-0001', residentId: null, conditionCleared: false });
-    expect(fall[0].titles.en).toMatch(/offline/i);
+    // Enrolled at 09:00 and never heard from: an installation to check, and worded so.
+    expect(fall[0].titles.en).toBe('Fall sensor never connected');
     expect((await open('device_offline', { deviceId: 'sos-0001' }))[0]).toMatchObject({ severity: 'urgent', residentId: 'r-0001' });
     expect((await open('device_offline', { deviceId: 'bp-0001' }))[0]).toMatchObject({ severity: 'info', residentId: 'r-0001' });
     // Home 2's glucose meter keeps its type's default (12 h): off between uses is not silence.
@@ -84,9 +87,9 @@ describe('gateway_offline', () => {
     await waitFor(() => h.t.hub.ctx.directory.status('gw-0002')?.online === false, 'the last will recorded');
 
     await tick(willAt + 9 * MINUTE + 59_000);
-    expect(await open('gateway_offline')).toEqual([]);
+    expect(await open('gateway_offline', { homeId: 'wh-0002' })).toEqual([]);
     await tick(willAt + 10 * MINUTE);
-    const alerts = await open('gateway_offline');
+    const alerts = await open('gateway_offline', { homeId: 'wh-0002' });
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ severity: 'urgent', homeId: 'wh-0002', residentId: null, deviceId: null, state: 'open' });
     expect(Date.parse(alerts[0].claimDeadline)).toBe(willAt + 20 * MINUTE);
@@ -95,7 +98,7 @@ describe('gateway_offline', () => {
   it('the gateway coming back clears the condition', async () => {
     const gw = await h.connect('gw-0002');
     await publishAcked(gw, 'anxin/v1/homes/wh-0002/gateway/status', { online: true });
-    await waitFor(async () => (await open('gateway_offline'))[0]?.conditionCleared === true, 'gateway_offline cleared');
+    await waitFor(async () => (await open('gateway_offline', { homeId: 'wh-0002' }))[0]?.conditionCleared === true, 'gateway_offline cleared');
   });
 });
 
