@@ -14,6 +14,7 @@ import type { HubContext } from '../hubContext.js';
 import type { Role, User } from '../store/userStore.js';
 import { ApiError, forbidden } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminActionRoutes } from './routes/adminActions.js';
 import { alertRoutes } from './routes/alerts.js';
 import { targetRoutes } from './routes/targets.js';
 import { dashboardRoutes } from './routes/dashboardApi.js';
@@ -102,6 +103,7 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   await app.register(directoryRoutes(ctx));
   await app.register(readingRoutes(ctx));
   await app.register(adminRoutes(ctx));
+  await app.register(adminActionRoutes(ctx));
   await app.register(userRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(targetRoutes(ctx));

@@ -11,6 +11,7 @@ import { ID_PATTERN } from '../../devices/topics.js';
 import { webhookUrlProblem } from '../notify/webhookNotifier.js';
 import type { Db } from '../store/sqliteDb.js';
 import { ImportDocument, MAX_RESIDENTS_PER_HOME, NOT_BLANK, USERNAME_PATTERN } from './importSchema.js';
+import { retiredIdentities, retirementProblem, type Retirement } from './retiredIdentities.js';
 import { TableLookup, type NamedIds } from './tableLookup.js';
 
 /** One thing to fix, e.g. `{path: "/homes/0/residents/1/birthYear", message: "must be <= 2025"}`. */
@@ -41,8 +42,9 @@ export interface CredentialRow { username: string; kind: MqttKind; home_id: stri
  */
 export class ExistingDirectory {
   private readonly lookups;
+  private retired: Map<string, Retirement> | undefined;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     const lookup = <Row>(select: string, key: string, keyOf: (r: Row) => string, group = false) => new TableLookup<Row>(db, select, key, keyOf, group);
     this.lookups = {
       home: lookup<HomeRow>('SELECT id, address, phone, access FROM homes', 'id', (r) => r.id),
@@ -81,6 +83,8 @@ export class ExistingDirectory {
   device(id: string): DeviceRow | undefined { return this.lookups.device.get(id)?.[0]; }
   user(username: string): StoredUser | undefined { return this.lookups.user.get(username)?.[0]; }
   credential(username: string): CredentialRow | undefined { return this.lookups.credential.get(username)?.[0]; }
+  /** A retired device's or replaced gateway's id, never issued again (retiredIdentities.ts); all loaded at the first lookup. */
+  retirement(id: string): Retirement | undefined { return (this.retired ??= retiredIdentities(this.db)).get(id); }
 }
 
 const validateSchema = compileSchema<ImportDocument>(ImportDocument, { allErrors: true });
@@ -181,7 +185,7 @@ export function referenceProblems(doc: unknown, existing: ExistingDirectory): Im
       const id = text(resident.id);
       const row = id ? existing.resident(id) : undefined;
       if (row && row.home_id !== homeId) {
-        add(`${rPath}/id`, `resident ${id} already lives in home ${row.home_id}; moving a resident is an admin action, not an import`);
+        add(`${rPath}/id`, `resident ${id} already lives in home ${row.home_id}; moving a resident is an admin action, not an import: POST /api/v1/residents/${id}/move`);
       }
       // A malformed name is the schema's problem; looking it up would only repeat it.
       const doctor = text(resident.doctor);
@@ -202,7 +206,7 @@ export function referenceProblems(doc: unknown, existing: ExistingDirectory): Im
       const id = text(home.gateway.id);
       const current = existing.homeGateway(homeId);
       if (id && current !== undefined && current !== id) {
-        add(`${path}/gateway/id`, `home ${homeId} already has gateway ${current}; replacing a gateway is an admin action, not an import`);
+        add(`${path}/gateway/id`, `home ${homeId} already has gateway ${current}; replacing a gateway is an admin action, not an import: POST /api/v1/homes/${homeId}/gateway`);
       }
       const problem = id ? identityProblem(id, 'gateway', homeId, existing) : undefined;
       if (problem) add(`${path}/gateway/id`, problem);
@@ -253,6 +257,8 @@ function doctorProblem(doctor: string, docUsers: Map<string, { role: unknown; pa
  * deliberate act that also revokes the old home's access).
  */
 function identityProblem(id: string, kind: MqttKind, homeId: string, existing: ExistingDirectory): string | undefined {
+  const retired = existing.retirement(id);
+  if (retired) return retirementProblem(retired);
   const other: MqttKind = kind === 'device' ? 'gateway' : 'device';
   const credential = existing.credential(id);
   const otherRow = kind === 'device' ? existing.gateway(id) : existing.device(id);
@@ -262,7 +268,9 @@ function identityProblem(id: string, kind: MqttKind, homeId: string, existing: E
   const row = kind === 'device' ? existing.device(id) : existing.gateway(id);
   const ownerHome = row?.home_id ?? credential?.home_id;
   if (ownerHome !== undefined && ownerHome !== homeId) {
-    return `${kind} ${id} already belongs to home ${ownerHome}; moving it is an admin action, not an import`;
+    return kind === 'device'
+      ? `device ${id} already belongs to home ${ownerHome}; moving it is an admin action, not an import: POST /api/v1/devices/${id}/move`
+      : `gateway ${id} already belongs to home ${ownerHome}; a gateway does not move between homes: give this one another id (a home's gateway is replaced with POST /api/v1/homes/{homeId}/gateway)`;
   }
   if (credential && credential.home_id !== homeId) {
     return `the MQTT credential ${id} belongs to home ${credential.home_id}`;

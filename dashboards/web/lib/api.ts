@@ -7,6 +7,7 @@ import type {
   Alert, AlertDetail, Handoff, HomeDetail, HomeOverview, HubConfig, ImportResult, Kpi, Lang, Outcome, Reading, ReadingType,
   Refusal, Resident, ResidentDetail, ResidentSummary, User, Credential, Home, UserAccount, UserChange,
 } from './types';
+import type { Device } from './types';
 
 /** An error answer of the hub: `{error, message, field?, errors?[{path, message}]}`. */
 export class ApiError extends Error {
@@ -21,6 +22,12 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 }
+
+/** Answers of the admin actions (server/api/routes/adminActions.ts). */
+export interface ResidentMoved { resident: Resident; fromHomeId: string; movedDevices: string[]; unboundDevices: string[]; resolvedAlerts: string[] }
+export interface DeviceMoved { device: Device; fromHomeId: string; resolvedAlerts: string[] }
+export interface GatewayReplaced { homeId: string; gatewayId: string; previousGatewayId: string; credential: Credential }
+export interface DeviceRetired { id: string; homeId: string; retiredAt: string; resolvedAlerts: string[] }
 
 let onUnauthenticated: () => void = () => {};
 /** Called once per 401, so the app can show the sign-in page. */
@@ -99,6 +106,13 @@ export const api = {
 
   importDocument: (doc: unknown) => call<ImportResult>('POST', '/api/v1/import', doc),
   rotateSecret: (id: string) => call<Credential>('POST', `/api/v1/devices/${id}/secret`),
+  // Admin actions (server/api/routes/adminActions.ts): the changes an import refuses to make.
+  moveResident: (id: string, homeId: string, devices?: 'move' | 'unbind') =>
+    call<ResidentMoved>('POST', `/api/v1/residents/${id}/move`, { homeId, ...(devices && { devices }) }),
+  moveDevice: (id: string, homeId: string, resident?: string) =>
+    call<DeviceMoved>('POST', `/api/v1/devices/${id}/move`, { homeId, ...(resident && { resident }) }),
+  replaceGateway: (homeId: string, id: string) => call<GatewayReplaced>('POST', `/api/v1/homes/${homeId}/gateway`, { id }),
+  retireDevice: (id: string) => call<DeviceRetired>('DELETE', `/api/v1/devices/${id}`),
   refusals: (params: { limit?: number; before?: number; code?: string } = {}) =>
     call<{ refusals: Refusal[] }>('GET', `/api/v1/refusals${q(params)}`).then((r) => r.refusals),
   users: () => call<{ users: UserAccount[] }>('GET', '/api/v1/users').then((r) => r.users),
