@@ -28,6 +28,14 @@ export const GatewayConfigSchema = Type.Object({
   /** The gateway's id: MQTT username and client id. */
   username: Id,
   password: Type.String({ minLength: 1 }),
+  /**
+   * For an `mqtts://` or `wss://` hub: a PEM file of the CA(s) that signed the
+   * hub's certificate (a city's private CA); without it, the system's CAs. The
+   * certificate is always verified.
+   */
+  tls: Type.Optional(Type.Object({
+    ca: Type.Optional(Type.String({ minLength: 1 })),
+  }, { additionalProperties: false })),
   dataDir: Type.String({ minLength: 1 }),
   topicPrefix: Type.String({ pattern: '^[a-z0-9]+(/[a-z0-9]+)*$', default: DEFAULT_TOPIC_PREFIX }),
   input: Type.Object({
@@ -85,6 +93,7 @@ export const ENV_OVERRIDES: Record<string, { path: string[]; number?: boolean }>
   ANXIN_GATEWAY_HOME_ID: { path: ['homeId'] },
   ANXIN_GATEWAY_USERNAME: { path: ['username'] },
   ANXIN_GATEWAY_PASSWORD: { path: ['password'] },
+  ANXIN_GATEWAY_TLS_CA: { path: ['tls', 'ca'] },
   ANXIN_GATEWAY_DATA_DIR: { path: ['dataDir'] },
   ANXIN_GATEWAY_TOPIC_PREFIX: { path: ['topicPrefix'] },
   ANXIN_GATEWAY_INPUT_PORT: { path: ['input', 'port'], number: true },
@@ -147,6 +156,7 @@ export function parseGatewayConfig(doc: unknown, env: NodeJS.ProcessEnv = {}, so
   const c = config as GatewayConfig;
   const problems: string[] = [];
   if (c.uplink.reconnectMaxMs < c.uplink.reconnectMinMs) problems.push('/uplink/reconnectMaxMs must be at least reconnectMinMs');
+  if (c.tls?.ca !== undefined) problems.push(...caProblems(c, fromEnv.get('/tls/ca') ?? '/tls/ca'));
   // A type without zigbee2mqtt vocabulary (a cuff, a glucose meter) would turn every message into nothing, silently.
   for (const [name, entry] of Object.entries(c.zigbee2mqtt ? c.zigbee2mqtt.devices : {})) {
     // (The schema's union of literals built from an array types `entry.type` as never.)
@@ -157,6 +167,29 @@ export function parseGatewayConfig(doc: unknown, env: NodeJS.ProcessEnv = {}, so
   }
   if (problems.length > 0) throw new GatewayConfigError(`${source}: invalid gateway configuration: ${problems.join('; ')}`);
   return c;
+}
+
+/** Whether the hub URL is one over TLS (where `tls` applies). */
+export function hubUsesTls(hub: string): boolean {
+  return /^(mqtts|wss):\/\//i.test(hub);
+}
+
+/** A CA file that cannot be used, or is set for a link it would not secure, is found at start rather than at each connection. */
+function caProblems(c: GatewayConfig, name: string): string[] {
+  const path = c.tls!.ca!;
+  if (!hubUsesTls(c.hub)) return [`${name} is set but hub ${redactUrl(c.hub)} is not mqtts:// or wss://: the link would not be encrypted`];
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    return [`${name} ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`];
+  }
+  return pem.includes('-----BEGIN CERTIFICATE-----') ? [] : [`${name} ${path} holds no PEM certificate`];
+}
+
+/** The hub URL without credentials someone put in it. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z0-9+.-]+:\/\/).*@/i, '$1***@');
 }
 
 /** Device types a zigbee2mqtt device may be mapped to: those whose definition has a z2m vocabulary. */

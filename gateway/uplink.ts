@@ -11,10 +11,18 @@
  * A fresh client per connection means every resend comes from the outbox,
  * from its head, and a late callback of a dead connection is recognised by
  * its generation and ignored.
+ *
+ * Over TLS (`mqtts://`, `wss://`) the hub's certificate is always verified,
+ * against `tls.ca` (read again at every attempt, so a replaced CA file is
+ * used without a restart) or the system's CAs. A certificate that does not
+ * verify is an outage like any other: the outbox keeps everything and the
+ * loop keeps trying, and the log says why in one line.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { RejectMessage } from '../devices/readingSchema.js';
+import { hubUsesTls, redactUrl } from './config.js';
 import type { GatewayContext } from './gatewayContext.js';
 import { PROTECTED_TYPES, type OutboxEntry } from './outbox.js';
 import { StatusReporter, type GatewayStatus } from './statusReporter.js';
@@ -42,6 +50,20 @@ export function groupByDevice(entries: readonly OutboxEntry[]): OutboxEntry[][] 
   return [...groups.values()];
 }
 
+/**
+ * Node's codes for a certificate chain or name that does not verify
+ * (OpenSSL X509_V_ERR_* names, and Node's own for the host name).
+ */
+const UNTRUSTED_CERTIFICATE = /^(ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_|CERT_|HOSTNAME_MISMATCH)/;
+
+/** What a TLS failure of the uplink means, or null for an error that is not about TLS. */
+export function tlsFailure(code: unknown): 'untrusted' | 'handshake' | null {
+  if (typeof code !== 'string') return null;
+  if (UNTRUSTED_CERTIFICATE.test(code)) return 'untrusted';
+  if (/^ERR_(SSL|TLS)_/.test(code)) return 'handshake';
+  return null;
+}
+
 // After a refused sign-in, wait this many doublings (the maximum delay): a wrong secret
 // does not fix itself, and the hub locks out an address after 10 failures a minute.
 const AUTH_FAILURE_ATTEMPT = 30;
@@ -61,6 +83,8 @@ export class Uplink {
   private windowsInFlight = 0;
   private readonly status: StatusReporter;
   private readonly random: () => number;
+  /** The last TLS failure logged at error level; the same again is logged at debug until a connection succeeds. */
+  private lastTlsProblem: string | null = null;
   /** Counters for the log and tests. */
   readonly stats = { connects: 0, publishes: 0, readingsAcked: 0 };
 
@@ -78,6 +102,9 @@ export class Uplink {
 
   start(): void {
     this.stopped = false;
+    if (!hubUsesTls(this.deps.config.hub) && !isLoopback(this.deps.config.hub)) {
+      this.log.warn({ hub: redactUrl(this.deps.config.hub) }, 'the link to the hub is not encrypted: the gateway secret and health data cross the network in clear; use mqtts://');
+    }
     this.deps.outbox.onEnqueued(() => {
       this.pump();
       this.status.changed();
@@ -110,7 +137,13 @@ export class Uplink {
     const { config, topics } = this.deps;
     const log = this.log;
     const gen = ++this.generation;
+    const tls = this.tlsOptions();
+    if (!tls) {
+      this.retryLater(false);
+      return;
+    }
     const client = mqtt.connect(config.hub, {
+      ...tls,
       clientId: config.username,
       username: config.username,
       password: config.password,
@@ -129,9 +162,17 @@ export class Uplink {
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     client.on('error', (err) => {
       const code = (err as { code?: number | string }).code;
+      const tlsProblem = tlsFailure(code);
       if (code === 4 || code === 5) {
         log.error({ code }, 'hub refused the gateway credentials');
         this.attempt = Math.max(this.attempt, AUTH_FAILURE_ATTEMPT);
+      } else if (tlsProblem) {
+        const again = this.lastTlsProblem === code;
+        this.lastTlsProblem = code as string;
+        const fields = { code, detail: err.message, hub: redactUrl(config.hub), ca: config.tls?.ca ?? 'system CAs' };
+        log[again ? 'debug' : 'error'](fields, tlsProblem === 'untrusted'
+          ? 'the hub\'s TLS certificate is not trusted (not signed by tls.ca, another host name, or expired); readings stay in the outbox; retrying'
+          : 'TLS handshake with the hub failed (is the hub URL\'s port its TLS port?); readings stay in the outbox; retrying');
       } else {
         log.debug({ err: err.message }, 'uplink error');
       }
@@ -143,6 +184,7 @@ export class Uplink {
     const { config, topics } = this.deps;
     const log = this.log;
     this.stats.connects++;
+    this.lastTlsProblem = null;
     try {
       const granted = await client.subscribeAsync([
         topics.deviceRejects(config.homeId, '+'),
@@ -178,6 +220,10 @@ export class Uplink {
     this.generation++; // late PUBACK callbacks of this client are ignored from now on
     client.removeAllListeners('message');
     client.end(true);
+    this.retryLater(wasConnected);
+  }
+
+  private retryLater(wasConnected: boolean): void {
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt++, this.deps.config.uplink.reconnectMinMs, this.deps.config.uplink.reconnectMaxMs, this.random);
     if (wasConnected) this.log.warn({ outboxDepth: this.deps.outbox.depth, retryInMs: delay }, 'lost the hub; retrying');
@@ -186,6 +232,23 @@ export class Uplink {
       this.retryTimer = null;
       if (!this.stopped) this.connect();
     }, delay);
+  }
+
+  /**
+   * Verification on (never `rejectUnauthorized: false`), against `tls.ca` when
+   * set; null when that file cannot be read now (logged; the attempt is retried).
+   */
+  private tlsOptions(): Pick<IClientOptions, 'ca' | 'rejectUnauthorized'> | null {
+    const { config } = this.deps;
+    if (!hubUsesTls(config.hub)) return {};
+    const path = config.tls?.ca;
+    if (path === undefined) return { rejectUnauthorized: true };
+    try {
+      return { ca: readFileSync(path), rejectUnauthorized: true };
+    } catch (err) {
+      this.log.error({ ca: path, err: (err as Error).message }, 'cannot read tls.ca; readings stay in the outbox; retrying');
+      return null;
+    }
   }
 
   /** The connection of `gen` proved it works (a PUBACK, or it stayed up): the next loss starts the backoff over. */
@@ -273,6 +336,14 @@ export class Uplink {
     const client = this.client;
     if (!this.isConnected || !client) return;
     client.publish(this.deps.topics.gatewayStatus(this.deps.config.homeId), JSON.stringify(status), { qos: 1, retain: true });
+  }
+}
+
+function isLoopback(url: string): boolean {
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+  } catch {
+    return false;
   }
 }
 

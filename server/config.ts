@@ -5,6 +5,7 @@
 import { Type, type Static } from 'typebox';
 import { compileSchema, describeError } from '../devices/schemaValidator.js';
 import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
+import { tlsProblems } from './broker/tlsIdentity.js';
 import { smsProblems } from './notify/smsProviders.js';
 import { influxProblems } from './store/influxTarget.js';
 
@@ -12,7 +13,17 @@ const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
 export const HubConfigSchema = Type.Object({
   httpPort: Port,
-  mqttPort: Port,
+  /** `off`: no plain MQTT/TCP listener (e.g. with TLS configured, so no secret crosses the network in clear). */
+  mqttPort: Type.Union([Port, Type.Literal('off')]),
+  /** MQTT over TLS, listened on only when `tlsCert` and `tlsKey` are set (server/broker/tlsListener.ts). */
+  mqttsPort: Port,
+  /** PEM files: the hub's certificate (may hold its chain), its private key, intermediates to send after it. */
+  tlsCert: Type.Optional(Type.String({ minLength: 1 })),
+  tlsKey: Type.Optional(Type.String({ minLength: 1 })),
+  tlsCa: Type.Optional(Type.String({ minLength: 1 })),
+  tlsKeyPassphrase: Type.Optional(Type.String({ minLength: 1 })),
+  /** How often the TLS files are looked at for a renewed certificate. */
+  tlsReloadSeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
   host: Type.String({ minLength: 1 }),
   dataDir: Type.String({ minLength: 1 }),
   adminPassword: Type.Optional(Type.String({ minLength: 12 })),
@@ -64,6 +75,8 @@ export type HubConfig = Static<typeof HubConfigSchema>;
 export const DEFAULTS: HubConfig = {
   httpPort: 8080,
   mqttPort: 1883,
+  mqttsPort: 8883,
+  tlsReloadSeconds: 60,
   host: '127.0.0.1',
   dataDir: './data',
   tz: 'Asia/Shanghai',
@@ -82,6 +95,12 @@ export const DEFAULTS: HubConfig = {
 const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_HTTP_PORT: { key: 'httpPort', number: true },
   ANXIN_MQTT_PORT: { key: 'mqttPort', number: true },
+  ANXIN_MQTTS_PORT: { key: 'mqttsPort', number: true },
+  ANXIN_TLS_CERT: { key: 'tlsCert' },
+  ANXIN_TLS_KEY: { key: 'tlsKey' },
+  ANXIN_TLS_CA: { key: 'tlsCa' },
+  ANXIN_TLS_KEY_PASSPHRASE: { key: 'tlsKeyPassphrase' },
+  ANXIN_TLS_RELOAD_SECONDS: { key: 'tlsReloadSeconds', number: true },
   ANXIN_HOST: { key: 'host' },
   ANXIN_DATA_DIR: { key: 'dataDir' },
   ANXIN_ADMIN_PASSWORD: { key: 'adminPassword' },
@@ -134,8 +153,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     for (const e of validate.errors ?? []) {
       const p = describeError(e);
       const key = p.path.slice(1);
-      const choices = (HubConfigSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown }> }>)[key]?.anyOf;
-      const message = choices ? `must be one of ${choices.map((c) => c.const).join(', ')}` : p.message;
+      const choices = (HubConfigSchema.properties as Record<string, { anyOf?: Array<{ const?: unknown; minimum?: number; maximum?: number }> }>)[key]?.anyOf;
+      const message = choices ? `must be one of ${choices.map((c) => c.const ?? `${c.minimum}–${c.maximum}`).join(', ')}` : p.message;
       if (!byKey.has(key) || choices) byKey.set(key, message);
     }
     const problems = [...byKey].map(([key, message]) => `${Object.entries(ENV).find(([, v]) => v.key === key)?.[0] ?? key} ${message}`);
@@ -145,6 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (influx.length > 0) throw new ConfigError(`invalid configuration: ${influx.join('; ')}`);
   const sms = smsProblems(config);
   if (sms.length > 0) throw new ConfigError(`invalid configuration: ${sms.join('; ')}`);
+  const tls = tlsProblems(config);
+  if (tls.length > 0) throw new ConfigError(`invalid configuration: ${tls.join('; ')}`);
   try {
     new Intl.DateTimeFormat('en', { timeZone: config.tz });
   } catch {

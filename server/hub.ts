@@ -9,6 +9,7 @@ import { Topics } from '../devices/topics.js';
 import { buildHttp, type Http } from './api/http.js';
 import { hashSecret } from './auth/secrets.js';
 import { HubBroker } from './broker/broker.js';
+import { loadTlsIdentity, tlsFilesOf } from './broker/tlsIdentity.js';
 import type { HubConfig } from './config.js';
 import { EventBus } from './events.js';
 import type { HubContext } from './hubContext.js';
@@ -41,9 +42,11 @@ import { loadRuleConfigFile } from './rules/ruleConfigFile.js';
 export interface Hub {
   ctx: HubContext;
   http: Http;
-  /** Bound ports (useful when configured as 0). */
+  /** Bound ports (useful when configured as 0); null for a listener that is off. */
   httpPort: number;
-  mqttPort: number;
+  mqttPort: number | null;
+  /** MQTT over TLS: only with a certificate configured. */
+  mqttsPort: number | null;
   /** Set on the very first start when no admin password was configured; print it once. */
   generatedAdminPassword: string | null;
   stop(): Promise<void>;
@@ -57,6 +60,9 @@ export interface HubOptions {
 export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promise<Hub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const now = opts.now ?? Date.now;
+  // Before anything is opened: a certificate that cannot be served stops the start (index.ts names the variable).
+  const tlsFiles = tlsFilesOf(config);
+  const tlsIdentity = tlsFiles && loadTlsIdentity(tlsFiles);
   const metrics = new HubMetrics();
   const events = new EventBus(log);
   const topics = new Topics(config.topicPrefix);
@@ -175,7 +181,10 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   const http = await buildHttp(ctx);
   await http.listen({ port: config.httpPort, host: config.host });
   const httpPort = (http.server.address() as { port: number }).port;
-  const mqttPort = await broker.listenTcp(config.mqttPort, config.host);
+  const mqttPort = config.mqttPort === 'off' ? null : await broker.listenTcp(config.mqttPort, config.host);
+  const mqttsPort = tlsFiles && tlsIdentity
+    ? await broker.listenTls(config.mqttsPort, config.host, { files: tlsFiles, identity: tlsIdentity, reloadMs: config.tlsReloadSeconds * 1000, now })
+    : null;
   // Only once everything that can fail at start has succeeded: an admin created by a start that then
   // failed (a port in use, a bad rules file) had its generated password never shown, and no later
   // start would create or show one.
@@ -190,7 +199,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     writer.run(() => eventLog.prune(now() - config.eventRetentionHours * 3600_000)).catch((err) => log.error({ err }, 'event log prune failed'));
   }, 3600_000).unref();
   ready = true;
-  log.info({ httpPort, mqttPort, host: config.host, dataDir: config.dataDir }, 'hub ready');
+  log.info({ httpPort, mqttPort, mqttsPort, host: config.host, dataDir: config.dataDir }, 'hub ready');
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -227,7 +236,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     log.info('hub stopped');
   };
 
-  return { ctx, http, httpPort, mqttPort, generatedAdminPassword: admin?.generated ?? null, stop };
+  return { ctx, http, httpPort, mqttPort, mqttsPort, generatedAdminPassword: admin?.generated ?? null, stop };
 }
 
 /**

@@ -2,6 +2,7 @@
  * `npm start`: runs the whole hub on its embedded store. Configuration comes
  * from the environment (SPEC §7); SIGTERM/SIGINT shut down without losing data.
  */
+import { TlsSettingError } from './broker/tlsIdentity.js';
 import { ConfigError, loadConfig, type HubConfig } from './config.js';
 import { RuleConfigError } from './rules/ruleConfig.js';
 import { buildHub } from './hub.js';
@@ -38,7 +39,12 @@ async function main(): Promise<void> {
       `  (shown only now; set ANXIN_ADMIN_PASSWORD before the first start to choose it)\n\n`,
     );
   }
-  process.stdout.write(`  Anxin hub: http://${config.host}:${hub.httpPort}/  mqtt://${config.host}:${hub.mqttPort}  data: ${config.dataDir}\n`);
+  const listeners = [
+    `http://${config.host}:${hub.httpPort}/`,
+    hub.mqttPort !== null && `mqtt://${config.host}:${hub.mqttPort}`,
+    hub.mqttsPort !== null && `mqtts://${config.host}:${hub.mqttsPort}`,
+  ].filter(Boolean);
+  process.stdout.write(`  Anxin hub: ${listeners.join('  ')}  data: ${config.dataDir}\n`);
   let signals = 0;
   const shutdown = (signal: string) => {
     if (++signals > 1) process.exit(1);
@@ -55,6 +61,7 @@ async function main(): Promise<void> {
 /** The message for a start that failed on a setting (the rules file, the data directory), or null for anything else. */
 function startupSetting(err: unknown, config: HubConfig): string | null {
   if (err instanceof RuleConfigError) return `ANXIN_RULES_FILE ${config.rulesFile}: ${err.message}`;
+  if (err instanceof TlsSettingError) return err.message;
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
   if (e.message?.startsWith('ANXIN_RULES_FILE ')) return e.message;
   const code = e.code ?? e.cause?.code;
@@ -62,7 +69,9 @@ function startupSetting(err: unknown, config: HubConfig): string | null {
     return `ANXIN_DATA_DIR ${config.dataDir}: cannot hold the store (${e.message})`;
   }
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return `ANXIN_HOST ${config.host}, ANXIN_HTTP_PORT ${config.httpPort} or ANXIN_MQTT_PORT ${config.mqttPort}: cannot listen (${e.message})`;
+    const settings = [`ANXIN_HOST ${config.host}`, `ANXIN_HTTP_PORT ${config.httpPort}`, `ANXIN_MQTT_PORT ${config.mqttPort}`];
+    if (config.tlsCert) settings.push(`ANXIN_MQTTS_PORT ${config.mqttsPort}`);
+    return `${settings.slice(0, -1).join(', ')} or ${settings.at(-1)}: cannot listen (${e.message})`;
   }
   return null;
 }

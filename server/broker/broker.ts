@@ -2,8 +2,9 @@
  * The embedded aedes broker (ESM, `Aedes.createBroker`) with Anxin's
  * hooks: per-address connection limits, per-client secrets, the topic ACL, and
  * the ingest in `authorizePublish`, whose QoS 1 PUBACKs the hub sends itself
- * once a reading is durable (deferredAcks.ts). MQTT over TCP here; over WebSocket the HTTP
- * server hands its `/mqtt` sockets to `handle`.
+ * once a reading is durable (deferredAcks.ts). MQTT over TCP here, over TLS through
+ * tlsListener.ts; over WebSocket the HTTP server hands its `/mqtt` sockets to `handle`.
+ * Every transport reaches the same hooks with a socket whose `remoteAddress` is the peer's.
  *
  * MQTT 3.1.1 and 5: aedes 2 (pinned at 2.0.0-beta.1; the 1.x line has no
  * MQTT 5). The hook signatures are those of 1.x; return codes given as 3.1.1
@@ -23,6 +24,7 @@ import type { DirectoryStore } from '../store/directoryStore.js';
 import { authorizeSubscribeFilter, type Principal } from './acl.js';
 import { ConnectLimiter } from './connectLimiter.js';
 import { DeferredAcks } from './deferredAcks.js';
+import { TlsListener, type TlsListenerOptions } from './tlsListener.js';
 
 export interface BrokerDeps {
   topics: Topics;
@@ -55,6 +57,7 @@ const CONNACK = { identifierRejected: 2, badCredentials: 4, notAuthorized: 5 } a
 export class HubBroker {
   private aedes!: Aedes;
   private tcp: Server | null = null;
+  private tls: TlsListener | null = null;
   private tcpClosed: Promise<void> | null = null;
   private readonly principals = new WeakMap<Client, Principal>();
   private readonly limiter: ConnectLimiter;
@@ -174,6 +177,16 @@ export class HubBroker {
     });
   }
 
+  /**
+   * Starts the MQTT-over-TLS listener (SPEC §2); resolves with the bound port.
+   * Its sockets go to the same broker as the TCP ones: same limits, sign-in and ACL.
+   */
+  listenTls(port: number, host: string, opts: Omit<TlsListenerOptions, 'log' | 'onSocket'>): Promise<number> {
+    const listener = new TlsListener({ ...opts, log: this.deps.log, onSocket: (socket) => this.aedes.handle(socket) });
+    this.tls = listener;
+    return listener.listen(port, host);
+  }
+
   /** Serves one MQTT-over-WebSocket connection accepted by the HTTP server. */
   handleStream(stream: Duplex, req: IncomingMessage): void {
     this.aedes.handle(stream, req as never);
@@ -198,11 +211,14 @@ export class HubBroker {
   }
 
   /**
-   * Stops accepting new TCP connections. Established ones stay until `close`;
+   * Stops accepting new TCP and TLS connections. Established ones stay until `close`;
    * the promise settles only once they are gone, so do not await it first.
    */
   stopAccepting(): Promise<void> {
-    this.tcpClosed ??= new Promise((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+    this.tcpClosed ??= Promise.all([
+      new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve())),
+      this.tls?.close(),
+    ]).then(() => undefined);
     return this.tcpClosed;
   }
 

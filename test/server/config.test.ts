@@ -7,6 +7,8 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toEqual({
       httpPort: 8080,
       mqttPort: 1883,
+      mqttsPort: 8883,
+      tlsReloadSeconds: 60,
       host: '127.0.0.1',
       dataDir: './data',
       tz: 'Asia/Shanghai',
@@ -48,6 +50,9 @@ describe('loadConfig', () => {
     ['ANXIN_HTTP_PORT', '0', 'httpPort', 0],
     ['ANXIN_MQTT_PORT', '11883', 'mqttPort', 11883],
     ['ANXIN_MQTT_PORT', '65535', 'mqttPort', 65535],
+    ['ANXIN_MQTT_PORT', 'off', 'mqttPort', 'off'],
+    ['ANXIN_MQTTS_PORT', '18883', 'mqttsPort', 18883],
+    ['ANXIN_TLS_RELOAD_SECONDS', '300', 'tlsReloadSeconds', 300],
     ['ANXIN_HOST', '0.0.0.0', 'host', '0.0.0.0'],
     ['ANXIN_DATA_DIR', '/var/lib/anxin', 'dataDir', '/var/lib/anxin'],
     ['ANXIN_ADMIN_PASSWORD', 'correct-horse-battery', 'adminPassword', 'correct-horse-battery'],
@@ -91,6 +96,9 @@ describe('loadConfig', () => {
     ['ANXIN_HTTP_PORT', '0x50'],
     ['ANXIN_MQTT_PORT', '99999'],
     ['ANXIN_MQTT_PORT', '1883 '],
+    ['ANXIN_MQTT_PORT', 'none'],
+    ['ANXIN_MQTTS_PORT', 'off'],
+    ['ANXIN_TLS_RELOAD_SECONDS', '0'],
     ['ANXIN_SYNC', 'async'],
     ['ANXIN_SYNC', 'FULL'],
     ['ANXIN_ADMIN_PASSWORD', 'short'],
@@ -171,6 +179,27 @@ describe('loadConfig', () => {
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as Error).message).toContain(message);
       expect((error as Error).message).not.toMatch(/relay-token-secret-01|aliyun-secret-value-02|user:pw/);
+    });
+  });
+
+  describe('MQTT over TLS (ANXIN_TLS_*)', () => {
+    const tls = { ANXIN_TLS_CERT: '/etc/anxin/tls/hub.pem', ANXIN_TLS_KEY: '/etc/anxin/tls/hub.key' };
+
+    it('is off by default, and reads the certificate, key, chain and passphrase', () => {
+      expect(loadConfig({}).tlsCert).toBeUndefined();
+      expect(loadConfig({ ...tls, ANXIN_TLS_CA: '/etc/anxin/tls/chain.pem', ANXIN_TLS_KEY_PASSPHRASE: 'key-passphrase-03', ANXIN_MQTT_PORT: 'off' })).toMatchObject({
+        tlsCert: tls.ANXIN_TLS_CERT, tlsKey: tls.ANXIN_TLS_KEY, tlsCa: '/etc/anxin/tls/chain.pem', tlsKeyPassphrase: 'key-passphrase-03', mqttPort: 'off', mqttsPort: 8883,
+      });
+    });
+
+    it.each([
+      ['a certificate without its key', { ANXIN_TLS_CERT: tls.ANXIN_TLS_CERT }, 'ANXIN_TLS_CERT and ANXIN_TLS_KEY go together; missing ANXIN_TLS_KEY'],
+      ['a key without its certificate', { ANXIN_TLS_KEY: tls.ANXIN_TLS_KEY }, 'ANXIN_TLS_CERT and ANXIN_TLS_KEY go together; missing ANXIN_TLS_CERT'],
+      ['a chain or passphrase without both', { ANXIN_TLS_CA: '/c.pem', ANXIN_TLS_KEY_PASSPHRASE: 'key-passphrase-03' }, 'ANXIN_TLS_CA, ANXIN_TLS_KEY_PASSPHRASE set without ANXIN_TLS_CERT and ANXIN_TLS_KEY'],
+      ['the TLS port on the TCP port', { ...tls, ANXIN_MQTTS_PORT: '1883' }, 'ANXIN_MQTTS_PORT 1883 must differ from ANXIN_MQTT_PORT and ANXIN_HTTP_PORT'],
+      ['a port that is neither a number nor off', { ANXIN_MQTT_PORT: 'no' }, 'ANXIN_MQTT_PORT must be one of 0–65535, off'],
+    ])('refuses %s, naming the variables, never the passphrase', (_, env, message) => {
+      expect(() => loadConfig(env)).toThrow(new ConfigError(`invalid configuration: ${message}`));
     });
   });
 

@@ -2,7 +2,8 @@
  * A hub that cannot start on its settings says which setting, in one line,
  * and exits 2 (as for a bad variable): a data directory that is a file, a
  * rules file that is missing, not JSON, or invalid, a port that is taken, an
- * SMS provider without what it needs (its secrets never repeated).
+ * SMS provider without what it needs (its secrets never repeated), a TLS
+ * certificate that cannot be read or whose key is another's.
  * Before, these ended in stack traces, and the data directory's did not
  * name the variable. The real `npm start` entry, as a child process.
  */
@@ -12,6 +13,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createTestCa, issueServerCert } from '../helpers/tlsCerts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'anxin-start-'));
 let busy: Server;
@@ -49,6 +51,15 @@ it.each([
   ['an SMS relay over plain http, its token not repeated', () => ({
     ANXIN_DATA_DIR: join(dir, 'd6'), ANXIN_SMS_PROVIDER: 'http', ANXIN_SMS_URL: 'http://sms.example.cn/send', ANXIN_SMS_TOKEN: 'relay-token-secret-01',
   }), /^invalid configuration: ANXIN_SMS_URL must be https \(plain http only on loopback\)(?!.*relay-token-secret-01)/],
+  ['a TLS certificate file that is missing', () => ({
+    ANXIN_DATA_DIR: join(dir, 'd7'), ANXIN_TLS_CERT: join(dir, 'none.pem'), ANXIN_TLS_KEY: join(dir, 'none.key'),
+  }), /^ANXIN_TLS_CERT .*none\.pem: cannot be read \(ENOENT\)$/m],
+  ['a TLS key that is not the certificate\'s', () => {
+    const ca = createTestCa(dir);
+    const hub = issueServerCert(ca, dir, 'hub');
+    const other = issueServerCert(ca, dir, 'other');
+    return { ANXIN_DATA_DIR: join(dir, 'd8'), ANXIN_TLS_CERT: hub.cert, ANXIN_TLS_KEY: other.key };
+  }, /^ANXIN_TLS_KEY .*other\.key: does not match the certificate in ANXIN_TLS_CERT .*hub\.pem$/m],
 ])('%s: one line naming the setting, exit 2', async (_, env, message) => {
   const run = await start(env());
   expect(run.code).toBe(2);
