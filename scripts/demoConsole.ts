@@ -27,8 +27,8 @@ export function printSignIn(dashboard: string, rows: readonly SignIn[], credenti
   say();
   say(`  ┌─ Dashboard: ${dashboard}`);
   say(`  │  Sign in as (passwords are shown once here; a copy is in ${credentialsFile}):`);
-  say(`  │    ${pad('role', 10)}${pad('username', 10)}${pad('name', 10)}password`);
-  for (const r of rows) say(`  │    ${pad(r.role, 10)}${pad(r.username, 10)}${pad(r.name, 10)}${r.password ?? '(unchanged from the first run)'}${r.note ? `   ${r.note}` : ''}`);
+  say(`  │    ${pad('role', 12)}${pad('username', 10)}${pad('name', 10)}password`);
+  for (const r of rows) say(`  │    ${pad(r.role, 12)}${pad(r.username, 10)}${pad(r.name, 10)}${r.password ?? '(unchanged from the first run)'}${r.note ? `   ${r.note}` : ''}`);
   say('  └─');
 }
 

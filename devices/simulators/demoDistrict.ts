@@ -9,11 +9,13 @@ import type { DeviceType } from '../deviceTypes.js';
 import type { HomeLayout, Profile, SimDevice, SimResident, Transport } from './homeLayout.js';
 import { Rng } from './prng.js';
 
-export interface DemoUser { username: string; role: 'operator' | 'doctor'; name: string }
+export interface DemoUser { username: string; role: 'operator' | 'supervisor' | 'doctor'; name: string }
 
 export const DEMO_OPERATORS: readonly DemoUser[] = [
   { username: 'op-wang', role: 'operator', name: '王坐席' },
   { username: 'op-chen', role: 'operator', name: '陈坐席' },
+  // A shift lead: the same console, with the panel of overdue alerts and who holds them.
+  { username: 'sv-zhou', role: 'supervisor', name: '周组长' },
 ];
 export const DEMO_DOCTORS: readonly DemoUser[] = [
   { username: 'dr-li', role: 'doctor', name: '李医生' },

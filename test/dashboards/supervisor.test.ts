@@ -88,6 +88,12 @@ describe("a supervisor's console", () => {
     expect((await post(op, `/api/v1/alerts/${alertId}/resolve`, { outcome: 'false_alarm' })).statusCode).toBe(200);
     await row.waitFor({ state: 'detached', timeout: 3000 });
     await panel.locator('[data-testid="supervisor-empty"]').waitFor();
+
+    // The help lists the supervisor's extra key.
+    await page.keyboard.press('?');
+    const help = page.locator('[data-testid="dialog-help"]');
+    await help.waitFor();
+    expect(await help.locator('kbd', { hasText: /^O$/ }).count()).toBe(1);
     await page.context().close();
   });
 });

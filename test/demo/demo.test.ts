@@ -44,8 +44,8 @@ it('shows readings of several residents, a bp_crisis and a fall alert within 60 
     await until(`the dashboard URL:\n${out}`, Date.now() + 40_000, () => (out.includes('Dashboard:') && out.includes('What happens') ? true : undefined));
     const shown = Date.now();
     expect(out).toContain(`Dashboard: http://127.0.0.1:${http}/`);
-    const passwords = new Map([...out.matchAll(/│\s+(?:operator|doctor|admin)\s+(\S+)\s+\S+\s+(\S+)/g)].map((m) => [m[1]!, m[2]!]));
-    expect([...passwords.keys()].sort()).toEqual(['admin', 'dr-li', 'dr-sun', 'dr-zhao', 'op-chen', 'op-wang']);
+    const passwords = new Map([...out.matchAll(/│\s+(?:operator|supervisor|doctor|admin)\s+(\S+)\s+\S+\s+(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+    expect([...passwords.keys()].sort()).toEqual(['admin', 'dr-li', 'dr-sun', 'dr-zhao', 'op-chen', 'op-wang', 'sv-zhou']);
 
     const api = `http://127.0.0.1:${http}/api/v1`;
     const { status, body: session } = await httpJson(`${api}/auth/login`, { body: { username: 'op-wang', password: passwords.get('op-wang') } });

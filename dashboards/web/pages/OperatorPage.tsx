@@ -251,7 +251,7 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
         {SHORTCUTS.filter(([k]) => k !== 'Esc').map(([k, id]) => <span key={k}><kbd>{k}</kbd> {t(id)}</span>)}
       </footer>
       {notice && <div class={`toast${notice.error ? ' toast-error' : ''}`} role={notice.error ? 'alert' : 'status'} onClick={() => setNotice(null)}>{notice.text}</div>}
-      {dialog?.kind === 'help' && <HelpDialog onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'help' && <HelpDialog supervisor={props.user.role === 'supervisor'} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'handoff' && <HandoffDialog handoff={dialog.handoff} onClose={() => setDialog(null)} />}
       {(dialog?.kind === 'doctor' || dialog?.kind === 'emergency') && (
         <EscalateDialog key={dialog.kind} target={dialog.kind} busy={busy} error={dialogError?.text ?? null} onClose={() => setDialog(null)}

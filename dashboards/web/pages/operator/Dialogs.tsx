@@ -82,13 +82,17 @@ export const SHORTCUTS: Array<[string, MessageId]> = [
   ['Esc', 'keyEsc'],
 ];
 
-export function HelpDialog(props: { onClose: () => void }) {
+/** A supervisor's console has one more: the panel of overdue alerts (SupervisorPanel). */
+export const SUPERVISOR_SHORTCUTS: Array<[string, MessageId]> = [['O', 'supervisorFocus']];
+
+export function HelpDialog(props: { onClose: () => void; supervisor?: boolean }) {
   const { t } = useI18n();
+  const keys = props.supervisor ? [...SHORTCUTS.slice(0, -1), ...SUPERVISOR_SHORTCUTS, SHORTCUTS.at(-1)!] : SHORTCUTS;
   return (
     <Dialog title={t('shortcuts')} onClose={props.onClose} testId="dialog-help">
       <table class="keys">
         <tbody>
-          {SHORTCUTS.map(([k, id]) => <tr key={k}><th><kbd>{k}</kbd></th><td>{t(id)}</td></tr>)}
+          {keys.map(([k, id]) => <tr key={k}><th><kbd>{k}</kbd></th><td>{t(id)}</td></tr>)}
         </tbody>
       </table>
     </Dialog>
