@@ -8,6 +8,7 @@ import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
 import { tlsProblems } from './broker/tlsIdentity.js';
 import { smsProblems } from './notify/smsProviders.js';
 import { influxProblems } from './store/influxTarget.js';
+import { retentionProblems } from './store/journalRetention.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
@@ -47,6 +48,9 @@ export const HubConfigSchema = Type.Object({
   tickMs: Type.Integer({ minimum: 100 }),
   /** Hours of live-stream events kept for resuming dashboards (at least 24). */
   eventRetentionHours: Type.Number({ minimum: 24 }),
+  /** Opt-in journal retention (server/store/journalRetention.ts; minimums checked there, with the reason): unset keeps every reading. */
+  heartbeatRetentionDays: Type.Optional(Type.Integer()),
+  readingRetentionDays: Type.Optional(Type.Integer()),
   /** InfluxDB (README "InfluxDB"): 1.x with `influxDb`, 2.x with org, bucket and token; see server/store/influxTarget.ts. */
   influxUrl: Type.Optional(Type.String({ minLength: 1 })),
   influxDb: Type.Optional(Type.String({ minLength: 1 })),
@@ -116,6 +120,8 @@ const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_RULES_FILE: { key: 'rulesFile' },
   ANXIN_TICK_MS: { key: 'tickMs', number: true },
   ANXIN_EVENT_RETENTION_HOURS: { key: 'eventRetentionHours', number: true },
+  ANXIN_HEARTBEAT_RETENTION_DAYS: { key: 'heartbeatRetentionDays', number: true },
+  ANXIN_READING_RETENTION_DAYS: { key: 'readingRetentionDays', number: true },
   ANXIN_LOG_LEVEL: { key: 'logLevel' },
   ANXIN_INFLUX_URL: { key: 'influxUrl' },
   ANXIN_INFLUX_DB: { key: 'influxDb' },
@@ -164,6 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (influx.length > 0) throw new ConfigError(`invalid configuration: ${influx.join('; ')}`);
   const sms = smsProblems(config);
   if (sms.length > 0) throw new ConfigError(`invalid configuration: ${sms.join('; ')}`);
+  const retention = retentionProblems(config);
+  if (retention.length > 0) throw new ConfigError(`invalid configuration: ${retention.join('; ')}`);
   const tls = tlsProblems(config);
   if (tls.length > 0) throw new ConfigError(`invalid configuration: ${tls.join('; ')}`);
   try {

@@ -21,6 +21,7 @@ import { GroupCommit } from './store/groupCommit.js';
 import { RefusalStore } from './store/refusalStore.js';
 import { openDatabase, type Db } from './store/sqliteDb.js';
 import { SqliteReadingStore } from './store/sqliteReadingStore.js';
+import { JournalRetention } from './store/journalRetention.js';
 import { startTimeSeries } from './store/timeSeries.js';
 import { UserStore } from './store/userStore.js';
 import { AlertEngine, streamReading } from './alerts/alertEngine.js';
@@ -49,6 +50,8 @@ export interface Hub {
   mqttsPort: number | null;
   /** Set on the very first start when no admin password was configured; print it once. */
   generatedAdminPassword: string | null;
+  /** Opt-in pruning of the readings journal: passes on a timer when configured; `pass()` runs one now. */
+  retention: JournalRetention;
   stop(): Promise<void>;
 }
 
@@ -172,6 +175,11 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
 
   // InfluxDB, when configured: fed from the readings journal, answering the readings API.
   const timeSeries = await startTimeSeries(config, { db, writer, readings, metrics, log, now });
+  // Never prunes what InfluxDB has not confirmed (or refused: the journal answers for those).
+  const retention = new JournalRetention({
+    db, writer, metrics, now, log: log.child({ component: 'retention' }), forwarding: timeSeries?.forwarder ?? null,
+    heartbeatRetentionDays: config.heartbeatRetentionDays, readingRetentionDays: config.readingRetentionDays,
+  });
   const ctx: HubContext = {
     config, log, metrics, events, topics, db, writer, directory, readings, refusals, users, broker, now, ready: () => ready,
     ruleConfig, alerts, engine, alertService, watchdog, eventLog, stream, deliveries,
@@ -192,6 +200,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   const sessionSweep = setInterval(() => users.pruneSessions(), 3600_000).unref();
   const directoryWatch = setInterval(() => directory.refreshIfChangedElsewhere(), 5000).unref();
   deliveries.start();
+  retention.start();
   const tick = setInterval(() => {
     watchdog.tick().catch((err) => log.error({ err }, 'time-based rules failed'));
   }, config.tickMs).unref();
@@ -226,6 +235,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     stream.close();
     log.info('hub stopping');
     void broker.stopAccepting();
+    await retention.stop();
     await writer.drain();
     await broker.close();
     await http.close();
@@ -236,7 +246,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     log.info('hub stopped');
   };
 
-  return { ctx, http, httpPort, mqttPort, mqttsPort, generatedAdminPassword: admin?.generated ?? null, stop };
+  return { ctx, http, httpPort, mqttPort, mqttsPort, generatedAdminPassword: admin?.generated ?? null, retention, stop };
 }
 
 /**

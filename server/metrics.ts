@@ -79,6 +79,34 @@ export class HubMetrics {
     name: 'anxin_influx_query_fallbacks_total', help: 'Readings queries answered from the journal because InfluxDB failed', registers: [this.registry],
   });
 
+  readonly journalRowsPruned = new Counter({
+    name: 'anxin_journal_rows_pruned_total', help: 'Readings journal rows deleted by the opt-in retention, by policy (heartbeat, readings)',
+    labelNames: ['policy'] as const, registers: [this.registry],
+  });
+  private journalRetentionSource: (() => JournalRetentionPositions) | null = null;
+  readonly journalRetentionBehind = new Gauge({
+    name: 'anxin_journal_retention_behind_seconds',
+    help: 'How much older than its retention the oldest row a policy has not judged yet is (0: caught up; grows while InfluxDB holds pruning back); read at each scrape',
+    labelNames: ['policy'] as const, registers: [this.registry],
+    collect: () => {
+      if (!this.journalRetentionSource) return;
+      for (const b of this.journalRetentionSource().behind) this.journalRetentionBehind.set({ policy: b.policy }, b.seconds);
+    },
+  });
+  readonly journalOldestRow = new Gauge({
+    name: 'anxin_journal_oldest_row_timestamp_seconds', help: 'When the hub received the oldest row left in the readings journal (with retention on; read at each scrape)',
+    registers: [this.registry],
+    collect: () => {
+      const oldest = this.journalRetentionSource?.().oldestReceivedAt;
+      if (oldest !== undefined && oldest !== null) this.journalOldestRow.set(oldest / 1000);
+    },
+  });
+
+  /** Where the journal retention gauges read from (server/store/journalRetention.ts). */
+  watchJournalRetention(source: () => JournalRetentionPositions): void {
+    this.journalRetentionSource = source;
+  }
+
   private notificationsPendingSource: (() => number) | null = null;
   readonly notificationsPending = new Gauge({
     name: 'anxin_notifications_pending', help: 'Notifications not yet settled: still being tried within their retry budget (read at each scrape)',
@@ -125,4 +153,10 @@ export class HubMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'anxin_' });
   }
+}
+
+/** What the journal retention reports at a scrape: per policy, how far behind it is; the oldest row's arrival (epoch ms). */
+export interface JournalRetentionPositions {
+  behind: ReadonlyArray<{ policy: string; seconds: number }>;
+  oldestReceivedAt: number | null;
 }

@@ -328,4 +328,11 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE temp.users_before_12;
   DROP TABLE temp.sessions_before_12;
   `,
+  /* 13: how far each journal retention policy has looked (server/store/journalRetention.ts), saved with its deletions */ `
+  CREATE TABLE journal_retention (
+    policy     TEXT PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) STRICT;
+  `,
 ];

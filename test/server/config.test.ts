@@ -69,6 +69,8 @@ describe('loadConfig', () => {
     ['ANXIN_SESSION_HOURS', '0.5', 'sessionHours', 0.5],
     ['ANXIN_LOG_LEVEL', 'debug', 'logLevel', 'debug'],
     ['ANXIN_LOG_LEVEL', 'silent', 'logLevel', 'silent'],
+    ['ANXIN_HEARTBEAT_RETENTION_DAYS', '30', 'heartbeatRetentionDays', 30],
+    ['ANXIN_READING_RETENTION_DAYS', '730', 'readingRetentionDays', 730],
   ];
 
   it.each(variables)('reads %s=%s into %s', (name, raw, key, value) => {
@@ -200,6 +202,37 @@ describe('loadConfig', () => {
       ['a port that is neither a number nor off', { ANXIN_MQTT_PORT: 'no' }, 'ANXIN_MQTT_PORT must be one of 0–65535, off'],
     ])('refuses %s, naming the variables, never the passphrase', (_, env, message) => {
       expect(() => loadConfig(env)).toThrow(new ConfigError(`invalid configuration: ${message}`));
+    });
+  });
+
+  describe('journal retention (ANXIN_*_RETENTION_DAYS)', () => {
+    it('is off by default, and takes the smallest values that keep duplicates refused', () => {
+      expect(loadConfig({})).not.toHaveProperty('heartbeatRetentionDays');
+      expect(loadConfig({})).not.toHaveProperty('readingRetentionDays');
+      expect(loadConfig({ ANXIN_HEARTBEAT_RETENTION_DAYS: '7', ANXIN_READING_RETENTION_DAYS: '366' })).toMatchObject({ heartbeatRetentionDays: 7, readingRetentionDays: 366 });
+    });
+
+    it.each([
+      ['heartbeats kept less than a week', { ANXIN_HEARTBEAT_RETENTION_DAYS: '6' },
+        'ANXIN_HEARTBEAT_RETENTION_DAYS must be at least 7: a gateway back from a week offline resends heartbeats it had no PUBACK for, and they must still be duplicates'],
+      ['readings kept no longer than they are accepted', { ANXIN_READING_RETENTION_DAYS: '365' },
+        'ANXIN_READING_RETENTION_DAYS must be at least 366: a reading up to 365 days old is still accepted, and its row is what makes a resend a duplicate'],
+      ['a fraction of a day', { ANXIN_HEARTBEAT_RETENTION_DAYS: '7.5' }, 'ANXIN_HEARTBEAT_RETENTION_DAYS must be integer'],
+      ['a word', { ANXIN_READING_RETENTION_DAYS: 'forever' }, 'ANXIN_READING_RETENTION_DAYS must be integer'],
+    ])('refuses %s, in one line naming the variable', (_, env, message) => {
+      let error: unknown;
+      try {
+        loadConfig(env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain(message);
+      expect((error as Error).message).not.toContain('\n');
+    });
+
+    it('names both variables when both are too small', () => {
+      expect(() => loadConfig({ ANXIN_HEARTBEAT_RETENTION_DAYS: '1', ANXIN_READING_RETENTION_DAYS: '30' })).toThrow(/ANXIN_HEARTBEAT_RETENTION_DAYS.*; ANXIN_READING_RETENTION_DAYS/);
     });
   });
 
