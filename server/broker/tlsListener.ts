@@ -12,6 +12,7 @@
  * pair in use kept. Polling rather than `fs.watch`: a watch misses renewals on
  * network and container mounts and ends when a file is replaced by a rename.
  */
+import type { Socket } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { loadTlsIdentity, tlsFilesSignature, type TlsFiles, type TlsIdentity } from './tlsIdentity.js';
@@ -45,6 +46,7 @@ export class TlsListener {
   private lastExpiryWarning = -Infinity;
   private timer: NodeJS.Timeout | null = null;
   private closed: Promise<void> | null = null;
+  private readonly handshaking = new Map<string, Socket>();
   private readonly log: Logger;
   private readonly now: () => number;
 
@@ -52,9 +54,24 @@ export class TlsListener {
     this.identity = opts.identity;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.server = createServer({ ...opts.identity.secureOptions, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, opts.onSocket);
-    // A client that does not trust the certificate, speaks plain MQTT to this port, or a scanner.
-    this.server.on('tlsClientError', (err, socket) => this.log.debug({ address: socket.remoteAddress, err: err.message }, 'mqtt tls handshake failed'));
+    this.server = createServer({ ...opts.identity.secureOptions, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
+      this.handshaking.delete(peerOf(socket));
+      opts.onSocket(socket);
+    });
+    // Connections still in their handshake, by peer address and port (unique per listener): nothing
+    // else holds them, and closing the server waits for them.
+    this.server.on('connection', (raw: Socket) => {
+      const peer = peerOf(raw);
+      this.handshaking.set(peer, raw);
+      raw.once('close', () => { if (this.handshaking.get(peer) === raw) this.handshaking.delete(peer); });
+    });
+    // A client that does not trust the certificate, speaks plain MQTT to this port, a scanner, or one
+    // that went silent mid-handshake (the timeout): Node only reports these, so the socket is ended here,
+    // or it would be held for ever, before any connection limit applies.
+    this.server.on('tlsClientError', (err, socket) => {
+      this.log.debug({ address: socket.remoteAddress, err: err.message }, 'mqtt tls handshake failed');
+      socket.destroy();
+    });
   }
 
   /** Resolves with the bound port. */
@@ -94,6 +111,10 @@ export class TlsListener {
   close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.closed ??= new Promise((resolve) => (this.server.listening ? this.server.close(() => resolve()) : resolve()));
+    // Established connections are the broker's to close (after their last PUBACKs); one still in its
+    // handshake has sent nothing the hub owes an answer to, and would hold the close until its timeout.
+    for (const raw of this.handshaking.values()) raw.destroy();
+    this.handshaking.clear();
     return this.closed;
   }
 
@@ -112,4 +133,9 @@ export class TlsListener {
     if (daysLeft <= 0) this.log.error(fields, 'TLS certificate has expired: devices and gateways refuse it; renew ANXIN_TLS_CERT');
     else this.log.warn(fields, `TLS certificate expires within ${EXPIRY_WARNING_DAYS} days; renew ANXIN_TLS_CERT`);
   }
+}
+
+/** `address:port` of the peer: what tells one connection of a listener from another. */
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
 }
