@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config.js';
 import { ImportError, importDocument } from '../import/importer.js';
-import { openDatabase } from '../store/sqliteDb.js';
+import { openDatabase, StoreBehindError, type Db } from '../store/sqliteDb.js';
 import { ROLE_NAMES, UserStore, type Role } from '../store/userStore.js';
 
 const USAGE = `usage: npm run anxin -- COMMAND
@@ -58,9 +58,8 @@ async function runImport(file: string): Promise<number> {
     process.stderr.write(`anxin: cannot read ${file}: ${(err as Error).message}\n`);
     return 1;
   }
-  // The hub's own configuration, so the CLI writes to the store the hub uses.
-  const config = loadConfig(process.env);
-  const db = openDatabase(config.dataDir, config.sync);
+  const db = openStore();
+  if (!db) return 2;
   try {
     const result = await importDocument(db, doc, { actor: 'cli' });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -80,10 +79,25 @@ async function runImport(file: string): Promise<number> {
 }
 
 
+/**
+ * The store the hub uses (the hub's own configuration, ANXIN_DATA_DIR), never upgraded from here:
+ * a hub of the older version may be running on it. Null, said on stderr, when it is behind.
+ */
+function openStore(): Db | null {
+  const config = loadConfig(process.env);
+  try {
+    return openDatabase(config.dataDir, config.sync, { upgrade: false });
+  } catch (err) {
+    if (!(err instanceof StoreBehindError)) throw err;
+    process.stderr.write(`anxin: ${err.message}\n`);
+    return null;
+  }
+}
+
 /** Runs `fn` on the users of the store the hub uses (ANXIN_DATA_DIR). */
 async function withUsers(fn: (users: UserStore) => Promise<number> | number): Promise<number> {
-  const config = loadConfig(process.env);
-  const db = openDatabase(config.dataDir, config.sync);
+  const db = openStore();
+  if (!db) return 2;
   try {
     return await fn(new UserStore(db));
   } finally {

@@ -12,11 +12,31 @@ export type Db = Database.Database;
 /** `full` survives power loss (fsync on every commit); `normal` survives a process crash. */
 export type SyncMode = 'full' | 'normal';
 
-export function openDatabase(dataDir: string, sync: SyncMode = 'full'): Db {
+export interface OpenOptions {
+  /**
+   * Upgrade a store of an older schema (default). The CLI does not: it shares the file with a hub
+   * that may still be running an older version, which an upgrade would leave answering with the
+   * wrong schema and unable to restart. A new, empty store is created either way.
+   */
+  upgrade?: boolean;
+}
+
+/** The store is older than this code and was not upgraded (`upgrade: false`). */
+export class StoreBehindError extends Error {
+  constructor(readonly version: number, readonly latest: number) {
+    super(`the store in this data directory is at schema version ${version}, this version of Anxin needs ${latest}: `
+      + 'stop the hub that runs on it, start this version of the hub once (it upgrades the store), then run this command again');
+    this.name = 'StoreBehindError';
+  }
+}
+
+export function openDatabase(dataDir: string, sync: SyncMode = 'full', opts: OpenOptions = {}): Db {
   mkdirSync(dataDir, { recursive: true });
   const db = new Database(join(dataDir, 'anxin.sqlite'));
   configure(db, sync);
   try {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (opts.upgrade === false && version > 0 && version < MIGRATIONS.length) throw new StoreBehindError(version, MIGRATIONS.length);
     migrate(db);
   } catch (err) {
     db.close();
