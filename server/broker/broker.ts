@@ -52,7 +52,7 @@ export interface BrokerDeps {
 }
 
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
-const CONNACK = { identifierRejected: 2, badCredentials: 4, notAuthorized: 5 } as const;
+const CONNACK = { identifierRejected: 2, serverUnavailable: 3, badCredentials: 4, notAuthorized: 5 } as const;
 
 export class HubBroker {
   private aedes!: Aedes;
@@ -65,6 +65,15 @@ export class HubBroker {
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Publishes a client may have unacknowledged in the store's pipeline before aedes stops reading it. */
   private readonly acks = new DeferredAcks(64);
+  /**
+   * forget() finds only clients aedes has registered, but a sign-in reads the credential before
+   * awaiting the secret's check and aedes' session set-up. So each forget() is numbered, each
+   * sign-in notes the number it started at, and a client forgotten since is refused or closed
+   * once registered (`forgottenSinceSignIn`). One number per username ever forgotten.
+   */
+  private forgets = 0;
+  private readonly forgottenAt = new Map<string, number>();
+  private readonly signInStartedAt = new WeakMap<Client, number>();
 
   constructor(private readonly deps: BrokerDeps) {
     this.limiter = new ConnectLimiter({ burst: deps.connectBurst, perSecond: deps.connectPerSecond, now: deps.now });
@@ -134,6 +143,16 @@ export class HubBroker {
     };
     this.aedes.on('clientReady', (client) => {
       forgetConnectPacket(client);
+      const p = this.principals.get(client);
+      if (p && this.forgottenSinceSignIn(client, p.id)) {
+        // Forgotten while aedes set its session up, before forget() could find it: it never
+        // counts as connected, and with no principal its publishes are refused until it is gone.
+        this.principals.delete(client);
+        metrics.connectRefused.inc({ reason: 'forgotten_during_sign_in' });
+        log.warn({ clientId: p.id, address: remoteAddress(client) }, 'mqtt client signed out: its credential changed while it signed in');
+        client.close();
+        return;
+      }
       connectionChanged(client, true);
     });
     this.aedes.on('clientDisconnect', (client) => connectionChanged(client, false));
@@ -200,8 +219,12 @@ export class HubBroker {
     );
   }
 
-  /** After a secret is rotated or a device removed: drop the session (its next sign-in checks the new secret). */
+  /**
+   * After a secret is rotated or a device removed or moved: drop the session (its next sign-in checks
+   * the new directory), and refuse or close one still signing in with what it read before.
+   */
   forget(username: string): void {
+    this.forgottenAt.set(username, ++this.forgets);
     const client = (this.aedes as unknown as { clients: Record<string, Client | undefined> }).clients[username];
     if (client) client.close();
   }
@@ -253,15 +276,24 @@ export class HubBroker {
     if (!lock.ok) return refuse(CONNACK.notAuthorized, lock.reason, { retryInMs: lock.retryInMs });
     if (!username || !password || password.length === 0) return fail(CONNACK.badCredentials, 'missing_credentials');
     const secret = password.toString('utf8');
+    this.signInStartedAt.set(client, this.forgets);
     const credential = directory.credential(username);
     // Microseconds for a current hash (secrets.ts); an older scrypt one is replaced once it verifies.
     const ok = await verifySecret(secret, credential?.secretHash ?? this.unusable);
     if (!credential || !ok) return fail(CONNACK.badCredentials, credential ? 'wrong_secret' : 'unknown_client');
+    // Retired, moved or given a new secret while its secret was checked: what was read is stale.
+    // "Server unavailable", so the device signs in again soon and that sign-in reads the directory anew.
+    if (this.forgottenSinceSignIn(client, username)) return refuse(CONNACK.serverUnavailable, 'forgotten_during_sign_in');
     // The client id is the identity: otherwise one device could take over another's session.
     if (client.id !== username) return fail(CONNACK.identifierRejected, 'client_id_mismatch');
     if (needsRehash(credential.secretHash, 'device')) this.deps.rehashSecret?.(username, credential.secretHash, secret);
     this.limiter.success(address, username);
     return { kind: credential.kind, id: credential.username, homeId: credential.homeId };
+  }
+
+  /** Whether forget(username) was called after this client's sign-in read the credential. */
+  private forgottenSinceSignIn(client: Client, username: string): boolean {
+    return (this.forgottenAt.get(username) ?? 0) > (this.signInStartedAt.get(client) ?? 0);
   }
 }
 

@@ -99,7 +99,16 @@ export class Ingest {
     done: IngestCallback,
   ): void {
     const { directory, readings, metrics, events, log } = this.deps;
-    const device = directory.device(topic.deviceId)!;
+    const device = directory.device(topic.deviceId);
+    // The ACL lets a device publish under the home its credential named at sign-in; the device
+    // may have been retired or moved since (its session is being closed): refuse, never throw
+    // inside aedes' hook, and never store a reading under a home it no longer lives in.
+    if (device?.homeId !== topic.homeId) {
+      this.refuse(principal, topic, packet, payload, [{ code: 'unknown_device', detail: `device ${topic.deviceId} is not enrolled in home ${topic.homeId}` }]);
+      this.drop(packet);
+      done(null);
+      return;
+    }
     const definition = isDeviceType(device.type) ? DEVICE_TYPE_DEFINITIONS[device.type] : undefined;
     const accepted: Reading[] = [];
     const refused: Refusal[] = [];
