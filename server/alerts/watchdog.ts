@@ -16,7 +16,7 @@ import type { RuleConfig } from '../rules/ruleConfig.js';
 import { addDays, localDate, minutesOfDay, zonedInstant } from '../rules/localTime.js';
 import { deviceOffline, gatewayOffline, noActivity, readingMissed } from '../rules/timeRules.js';
 import { SEVERITY_RANK, type RuleMatch } from '../rules/types.js';
-import type { DirectoryStore } from '../store/directoryStore.js';
+import type { ClientKind, DirectoryStore } from '../store/directoryStore.js';
 import type { GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
 import type { AlertEngine } from './alertEngine.js';
@@ -40,17 +40,28 @@ export interface WatchdogDeps {
 export class Watchdog {
   private readonly lastSeen = new Map<string, number>();
   private readonly lastMotion = new Map<string, number>();
+  /**
+   * Gateway id → when its offline episode began. By gateway, not by home: a home whose gateway is
+   * replaced starts afresh, judged by the new one (never connected, counted from its provisioning);
+   * the old one's episode, and its disconnect or last will, no longer speak for the home.
+   */
   private readonly gatewayOfflineSince = new Map<string, number>();
   /** `${residentId}|${type}` → measurement time of the latest reading. */
   private readonly lastMeasured = new Map<string, number>();
-  private readonly dirtySeen = new Set<string>();
+  /** Who was heard since the last tick, with what their client_status row needs if they have none yet. */
+  private readonly dirtySeen = new Map<string, { kind: ClientKind; homeId: string }>();
   private readonly startedAt: number;
   private readonly lastSeenStmt;
 
   constructor(private readonly deps: WatchdogDeps) {
-    this.lastSeenStmt = deps.writer.statement('UPDATE client_status SET last_seen_at = ? WHERE client_id = ?');
+    // An upsert: a device heard only through its gateway (the gateway publishes its readings, the
+    // device no status of its own) has no row until now, and without one it would be "never
+    // connected" after the next restart. Such a device is not `connected` itself (the default).
+    this.lastSeenStmt = deps.writer.statement(`
+      INSERT INTO client_status (client_id, kind, home_id, last_seen_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (client_id) DO UPDATE SET last_seen_at = excluded.last_seen_at`);
     this.startedAt = deps.now();
-    // A row exists only once a client was heard (its connection or a status): one without a persisted
+    // A row exists only once a client was heard (its connection, a status, or readings through its gateway): one without a persisted
     // last-seen time (heard just before a crash) still was, which decides "offline" over "never connected".
     for (const r of deps.db.prepare('SELECT client_id, kind, home_id, coalesce(last_seen_at, connected_at, status_at, disconnected_at, 0) AS last_seen_at, online, connected FROM client_status').all() as Array<Record<string, number | string | null>>) {
       this.lastSeen.set(r.client_id as string, r.last_seen_at as number);
@@ -61,7 +72,8 @@ export class Watchdog {
         // reconnects, absent after a crash) raised gateway_offline for every home at the
         // first tick after any restart longer than 10 minutes, before gateways could reconnect.
         // An alert open before the restart stays open.
-        this.gatewayOfflineSince.set(r.home_id as string, this.startedAt);
+        // (A replaced gateway's row stays: homes() drops its episode, the home's gateway is another.)
+        this.gatewayOfflineSince.set(r.client_id as string, this.startedAt);
       }
     }
     for (const r of deps.db.prepare("SELECT home_id, max(ts) AS ts FROM readings WHERE type = 'motion' GROUP BY home_id").all() as Array<{ home_id: string; ts: number }>) {
@@ -77,7 +89,7 @@ export class Watchdog {
     // Per reading, on the ingest's path: keys of alerts to clear are built only while some alert of that rule is open.
     const missed = this.deps.engine.hasOpen('reading_missed');
     for (const r of readings) {
-      this.seen(r.deviceId, r.receivedAt);
+      this.seen(r.deviceId, r.receivedAt, 'device', r.homeId);
       if (r.type === 'motion') {
         this.lastMotion.set(r.homeId, Math.max(this.lastMotion.get(r.homeId) ?? 0, r.ts));
         if (this.deps.engine.hasOpen('no_activity')) this.clear(`home:${r.homeId}:no_activity`, r.receivedAt);
@@ -97,13 +109,15 @@ export class Watchdog {
       this.deps.events.append('device.status', s.at, { homeId: s.homeId, residentId: null }, {
         clientId: s.clientId, kind: s.kind, homeId: s.homeId, online: s.online, at: new Date(s.at).toISOString(), source: s.source,
       });
-      if (s.online) this.seen(s.clientId, s.at);
-      if (s.kind !== 'gateway') return;
+      if (s.online) this.seen(s.clientId, s.at, s.kind, s.homeId);
+      // A replaced gateway is no longer the home's: its forced disconnect or last will after the
+      // replacement says nothing about the home, nor would a late "online" of it clear the home's alert.
+      if (s.kind !== 'gateway' || this.deps.directory.gateway(s.clientId)?.homeId !== s.homeId) return;
       if (s.online) {
-        this.gatewayOfflineSince.delete(s.homeId);
+        this.gatewayOfflineSince.delete(s.clientId);
         this.clear(`home:${s.homeId}:gateway_offline`, s.at);
-      } else if (!this.gatewayOfflineSince.has(s.homeId)) {
-        this.gatewayOfflineSince.set(s.homeId, s.at);
+      } else if (!this.gatewayOfflineSince.has(s.clientId)) {
+        this.gatewayOfflineSince.set(s.clientId, s.at);
       }
     }, (err) => { if (err) this.deps.log.error({ err }, 'status event not recorded'); });
   }
@@ -119,10 +133,10 @@ export class Watchdog {
     });
   }
 
-  private seen(clientId: string, at: number): void {
+  private seen(clientId: string, at: number, kind: ClientKind, homeId: string): void {
     if (at <= (this.lastSeen.get(clientId) ?? 0)) return;
     this.lastSeen.set(clientId, at);
-    this.dirtySeen.add(clientId);
+    this.dirtySeen.set(clientId, { kind, homeId });
     if (this.deps.engine.hasOpen('device_offline')) this.clear(`device:${clientId}:device_offline`, at);
   }
 
@@ -151,15 +165,22 @@ export class Watchdog {
   }
 
   private homes(now: number): void {
-    for (const [homeId, since] of this.gatewayOfflineSince) {
+    const gateways = this.deps.directory.allGateways();
+    for (const [gatewayId, since] of this.gatewayOfflineSince) {
+      const homeId = gateways.get(gatewayId)?.homeId;
+      if (homeId === undefined) {
+        // Replaced: its home is judged by its new gateway now (below). An alert open for the home stays open.
+        this.gatewayOfflineSince.delete(gatewayId);
+        continue;
+      }
       const match = gatewayOffline({ offlineSince: since, now }, this.deps.config);
       if (match) this.raise(`home:${homeId}:gateway_offline`, match, { homeId, residentId: null, deviceId: null }, now, since);
     }
     // A gateway provisioned but never heard from leaves its home as unheard as one gone offline
-    // (installer never came, wrong secret, dead on arrival). Counted from its provisioning, or this
-    // hub's start, like any silence.
-    for (const gw of this.deps.directory.allGateways().values()) {
-      if (this.lastSeen.has(gw.id) || this.gatewayOfflineSince.has(gw.homeId)) continue;
+    // (installer never came, wrong secret, dead on arrival, a replacement never installed). Counted
+    // from its provisioning, or this hub's start, like any silence.
+    for (const gw of gateways.values()) {
+      if (this.lastSeen.has(gw.id) || this.gatewayOfflineSince.has(gw.id)) continue;
       const since = Math.max(gw.createdAt, this.startedAt);
       const match = gatewayOffline({ offlineSince: since, now, neverConnected: { provisionedAt: gw.createdAt, tz: this.deps.tz } }, this.deps.config);
       if (match) this.raise(`home:${gw.homeId}:gateway_offline`, match, { homeId: gw.homeId, residentId: null, deviceId: null }, now, since);
@@ -248,7 +269,7 @@ export class Watchdog {
 
   private persistLastSeen(): void {
     if (this.dirtySeen.size === 0) return;
-    for (const id of this.dirtySeen) this.lastSeenStmt.run(this.lastSeen.get(id)!, id);
+    for (const [id, { kind, homeId }] of this.dirtySeen) this.lastSeenStmt.run(id, kind, homeId, this.lastSeen.get(id)!);
     this.dirtySeen.clear();
   }
 }

@@ -2,9 +2,9 @@
  * The directory changes an import refuses to make (importChecks.ts), as admin
  * actions: move a resident or a device to another home, replace a home's
  * gateway, retire a device. Each is one group-commit job (checks, directory
- * rows, MQTT credential, the alerts it ends, the audit entry), so it is atomic
- * and serialized with the ingest and the rules. Then the directory's cache is
- * reloaded and every session whose access changed is closed: the broker fixed
+ * rows, MQTT credential, the alerts it ends, the audit entry, the directory's
+ * cache reloaded), so it is atomic and serialized with the ingest and the
+ * rules. Then every session whose access changed is closed: the broker fixed
  * a client's home at sign-in (server/broker/acl.ts), so a moved device must
  * sign in again to publish for its new home, and a revoked one cannot.
  *
@@ -178,9 +178,14 @@ export class DirectoryActions {
 
   /**
    * Runs one action as a group-commit job: `work` checks (returning a refusal
-   * before writing anything) and writes; its audit entry commits with it. Then
-   * the cache is reloaded and the sessions named are closed, in that order, so
-   * a client signing in again meets the new directory.
+   * before writing anything) and writes; its audit entry commits with it. The
+   * cache is reloaded in the job: a watchdog tick queued in the same turn runs
+   * in the same transaction, after it, and judged by the old directory it
+   * raised device_offline for a device just retired (an alert that can never
+   * clear) or at the home a moved device had left. (Should the transaction roll
+   * back, the directory reloads itself: DirectoryStore's resync.) The sessions
+   * named are closed after the commit, so a client signing in again meets the
+   * new directory.
    */
   private async act<T>(
     action: string, actor: string, subject: string | null,
@@ -191,10 +196,10 @@ export class DirectoryActions {
       const done = work(db, this.deps.now());
       if ('ok' in done) return done;
       users.audit(actor, action, done.subject ?? subject, done.audit);
+      directory.reloadCache();
       return done;
     });
     if ('ok' in outcome) return outcome;
-    directory.reloadCache();
     for (const username of outcome.sessions) closeSession(username);
     // Secrets never reach the log: the gateway's is only in the answer.
     const { password: _secret, ...logged } = outcome.value as Record<string, unknown>;

@@ -96,6 +96,8 @@ export class DirectoryStore {
   private readonly connectionStmt;
   /** directory_version's count when the cache was loaded (triggers bump it on every directory change). */
   private dataVersion = -1;
+  /** The cache was loaded inside a transaction that has not committed yet (an admin action's job). */
+  private uncommitted = false;
   private readonly versionStmt;
 
   constructor(private readonly db: Db, private readonly writer: GroupCommit) {
@@ -114,11 +116,24 @@ export class DirectoryStore {
       ON CONFLICT (client_id) DO UPDATE SET connected = excluded.connected,
         connected_at = coalesce(excluded.connected_at, connected_at),
         disconnected_at = coalesce(excluded.disconnected_at, disconnected_at)`);
+    // A cache loaded inside a group-commit job shows its writes to the jobs after it in the same
+    // transaction (a watchdog tick must not judge a device just retired). If that transaction rolls
+    // back, load it again: the directory's counter is back too, and could match the cache's by the
+    // next change, which would then never be loaded.
+    writer.addHooks({
+      committed: () => { this.uncommitted = false; },
+      resync: () => {
+        if (!this.uncommitted) return;
+        this.dataVersion = -1;
+        this.reloadCache();
+      },
+    });
     this.reloadCache();
   }
 
   /**
-   * Re-reads the in-memory lookups; call after any change to homes, residents or devices. Nothing
+   * Re-reads the in-memory lookups; call after any change to homes, residents or devices (inside
+   * the group-commit job that makes it, so the jobs after it in its transaction see it). Nothing
    * changed (the counter the directory's triggers bump), nothing to do: re-reading a district of
    * 10,000 homes held the event loop for a fifth of a second after every import, unchanged ones too.
    */
@@ -140,6 +155,7 @@ export class DirectoryStore {
     this.gateways = gateways;
     this.residentInfos = residentInfos;
     this.dataVersion = version;
+    this.uncommitted = this.db.inTransaction;
   }
 
   /**
@@ -168,6 +184,10 @@ export class DirectoryStore {
 
   device(deviceId: string): DeviceInfo | undefined {
     return this.devices.get(deviceId) ?? (this.refreshIfChangedElsewhere() ? this.devices.get(deviceId) : undefined);
+  }
+
+  gateway(gatewayId: string): GatewayInfo | undefined {
+    return this.gateways.get(gatewayId) ?? (this.refreshIfChangedElsewhere() ? this.gateways.get(gatewayId) : undefined);
   }
 
   residentHome(residentId: string): string | undefined {
