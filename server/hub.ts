@@ -138,6 +138,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   events.on('device.status', (s) => watchdog.onStatus(s));
   const alertService = new AlertService({
     writer, engine, alerts, directory, now, log: log.child({ component: 'alerts' }),
+    canSignIn: (username) => users.user(username) !== null,
     notifier: escalations,
   });
   escalations.reportTo({

@@ -43,6 +43,8 @@ export interface AlertServiceDeps {
   alerts: AlertStore;
   directory: DirectoryStore;
   notifier: AlertNotifier;
+  /** Whether a user may sign in (enabled): a disabled doctor would be told of an escalation they cannot open. */
+  canSignIn: (username: string) => boolean;
   log: Logger;
   now: () => number;
 }
@@ -71,6 +73,11 @@ export class AlertService {
       if (action.kind === 'escalate' && action.target === 'doctor') {
         const doctor = this.doctorFor(alert);
         if (!doctor) return { ok: false, status: 409, code: 'no_doctor', message: 'no family doctor is registered for this resident or home' };
+        // A doctor who left (disabled at once, before their residents were given another) would get a
+        // message about an alert they can no longer open: the operator must know now, not from silence.
+        if (!this.deps.canSignIn(doctor)) {
+          return { ok: false, status: 409, code: 'doctor_disabled', message: `the family doctor ${doctor}'s account is disabled; call them or another doctor, or call 120, and have an admin assign another doctor` };
+        }
         next.escalatedTo = doctor;
       }
       const note = 'note' in action ? action.note?.trim() || null : null;

@@ -430,6 +430,7 @@ const ERROR_TEXT: Record<string, readonly [string, string]> = {
   network: ['无法连接到中心服务器：请检查网络，连接恢复后会自动重新加载', 'Cannot reach the hub: check the network; this reloads by itself when the connection is back'],
   illegal_transition: ['该告警已被他人处理（状态已变化）：请查看最新状态后再操作', 'Someone else has already acted on this alert: check its current state before acting'],
   no_doctor: ['该老人未登记家庭医生，不能转医生：情况紧急请呼叫 120，并请管理员登记家庭医生', 'No family doctor is recorded for this resident: if urgent call 120, and ask an administrator to record a doctor'],
+  doctor_disabled: ['该老人的家庭医生账号已停用，无法转给他：请电话联系该医生或其他医生，情况紧急请呼叫 120，并请管理员更换家庭医生', "This resident's family doctor's account is disabled, so it cannot go to them: phone them or another doctor, call 120 if urgent, and ask an administrator to assign another doctor"],
   note_required: ['结束未认领的告警需要写明原因：请填写备注后再结束', 'Resolving an alert nobody claimed needs a note: write why, then resolve'],
   forbidden: ['您的账号无权进行此操作：请联系值班组长或管理员', 'Your account may not do this: ask the shift lead or an administrator'],
   not_found: ['找不到该记录（可能已被删除或不在您的范围内）：请刷新页面', 'Not found (removed, or not yours to see): reload the page'],

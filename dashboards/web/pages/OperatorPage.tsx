@@ -255,7 +255,7 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
       {dialog?.kind === 'handoff' && <HandoffDialog handoff={dialog.handoff} onClose={() => setDialog(null)} />}
       {(dialog?.kind === 'doctor' || dialog?.kind === 'emergency') && (
         <EscalateDialog key={dialog.kind} target={dialog.kind} busy={busy} error={dialogError?.text ?? null} onClose={() => setDialog(null)}
-          onEmergency={dialogError?.code === 'no_doctor' ? () => openEscalate('emergency', dialog.alert) : undefined}
+          onEmergency={dialogError?.code === 'no_doctor' || dialogError?.code === 'doctor_disabled' ? () => openEscalate('emergency', dialog.alert) : undefined}
           onConfirm={(note) => void act(() => api.escalate(dialog.alert.id, dialog.kind as 'doctor' | 'emergency', note.trim() || undefined), (r) => {
             if (r.handoff) setDialog({ kind: 'handoff', handoff: r.handoff });
             else say(`${t('actDoctor')} ✓`);

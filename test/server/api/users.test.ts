@@ -138,6 +138,22 @@ describe('PUT /api/v1/users/{username}', () => {
     expect(res.body.error).toBe('invalid_request');
   });
 
+  it('may disable a doctor who left at once; an escalation to them is then refused, saying so, instead of telling nobody', async () => {
+    const op = await login(h.t.hub, 'op-zhang', password('op-zhang')); // signed in anew: earlier tests changed their role
+    const cuff = await h.connect('bp-0001');
+    await send(cuff, 'wh-0001', 'bp-0001', bp(186, 96), h.clock.now()); // dr-li's patient
+    const crisis = (await listAlerts(h.t, op)).find((a: { rule: string; state: string }) => a.rule === 'bp_crisis' && a.state !== 'resolved');
+    expect((await asAdmin('PUT', '/api/v1/users/dr-li', { disabled: true })).status).toBe(200);
+    const refused = await api(h.t, op, 'POST', `/api/v1/alerts/${crisis.id}/escalate`, { target: 'doctor' });
+    expect([refused.status, refused.body.error]).toEqual([409, 'doctor_disabled']);
+    expect(refused.body.message).toContain('dr-li');
+    // Nothing changed: the operator calls someone, or escalates to 120.
+    expect((await api(h.t, op, 'GET', `/api/v1/alerts/${crisis.id}`)).body.alert.state).toBe('open');
+    expect((await asAdmin('PUT', '/api/v1/users/dr-li', { disabled: false })).status).toBe(200);
+    const escalated = await api(h.t, op, 'POST', `/api/v1/alerts/${crisis.id}/escalate`, { target: 'doctor' });
+    expect([escalated.status, escalated.body.alert.escalation.to]).toEqual([200, 'dr-li']);
+  });
+
   it('answers 404 for nobody', async () => {
     const res = await asAdmin('PUT', '/api/v1/users/nobody', { role: 'operator' });
     expect([res.status, res.body]).toEqual([404, { error: 'not_found', message: 'user nobody does not exist' }]);
