@@ -172,15 +172,9 @@ describe('loadConfig', () => {
       ['an Aliyun endpoint over plain http', { ...aliyun, ANXIN_SMS_ENDPOINT: 'http://dysmsapi.aliyuncs.com/' }, 'ANXIN_SMS_ENDPOINT must be https'],
       ['a sign name in brackets', { ...aliyun, ANXIN_SMS_SIGN_NAME: '【安心】' }, 'ANXIN_SMS_SIGN_NAME is the name alone, without 【】'],
     ])('refuses %s, naming the variable, never the secrets', (_, env, message) => {
-      let error: unknown;
-      try {
-        loadConfig(env);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toContain(message);
-      expect((error as Error).message).not.toMatch(/relay-token-secret-01|aliyun-secret-value-02|user:pw/);
+      const { message: said } = configErrorOf(env);
+      expect(said).toContain(message);
+      expect(said).not.toMatch(/relay-token-secret-01|aliyun-secret-value-02|user:pw/);
     });
   });
 
@@ -220,15 +214,9 @@ describe('loadConfig', () => {
       ['a fraction of a day', { ANXIN_HEARTBEAT_RETENTION_DAYS: '7.5' }, 'ANXIN_HEARTBEAT_RETENTION_DAYS must be integer'],
       ['a word', { ANXIN_READING_RETENTION_DAYS: 'forever' }, 'ANXIN_READING_RETENTION_DAYS must be integer'],
     ])('refuses %s, in one line naming the variable', (_, env, message) => {
-      let error: unknown;
-      try {
-        loadConfig(env);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toContain(message);
-      expect((error as Error).message).not.toContain('\n');
+      const { message: said } = configErrorOf(env);
+      expect(said).toContain(message);
+      expect(said).not.toContain('\n');
     });
 
     it('names both variables when both are too small', () => {
@@ -241,3 +229,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({}, { tz: 'Nowhere/Land' })).toThrow(/ANXIN_TZ/);
   });
 });
+
+/** The ConfigError `loadConfig(env)` throws; fails the test when it throws nothing or something else. */
+function configErrorOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return e as ConfigError;
+  }
+  throw new Error(`no ConfigError for ${JSON.stringify(env)}`);
+}
