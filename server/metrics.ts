@@ -79,6 +79,12 @@ export class HubMetrics {
     name: 'anxin_influx_query_fallbacks_total', help: 'Readings queries answered from the journal because InfluxDB failed', registers: [this.registry],
   });
 
+  readonly tlsCertificateExpiry = new Gauge({
+    name: 'anxin_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the MQTT-over-TLS certificate being served expires (set at start and on each reload; absent without TLS): alert well before it',
+    registers: [this.registry],
+  });
+
   readonly journalRowsPruned = new Counter({
     name: 'anxin_journal_rows_pruned_total', help: 'Readings journal rows deleted by the opt-in retention, by policy (heartbeat, readings)',
     labelNames: ['policy'] as const, registers: [this.registry],

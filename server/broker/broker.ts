@@ -201,7 +201,10 @@ export class HubBroker {
    * Its sockets go to the same broker as the TCP ones: same limits, sign-in and ACL.
    */
   listenTls(port: number, host: string, opts: Omit<TlsListenerOptions, 'log' | 'onSocket'>): Promise<number> {
-    const listener = new TlsListener({ ...opts, log: this.deps.log, onSocket: (socket) => this.aedes.handle(socket) });
+    const listener = new TlsListener({
+      ...opts, log: this.deps.log, onSocket: (socket) => this.aedes.handle(socket),
+      onCertificate: (validTo) => this.deps.metrics.tlsCertificateExpiry.set(validTo / 1000),
+    });
     this.tls = listener;
     return listener.listen(port, host);
   }

@@ -27,6 +27,8 @@ export interface TlsListenerOptions {
   now?: () => number;
   /** Receives each connection once its handshake is done. */
   onSocket: (socket: TLSSocket) => void;
+  /** Told the served certificate's expiry (epoch ms) at start and on each reload (a metric). */
+  onCertificate?: (validTo: number) => void;
 }
 
 /** A certificate this close to its end is warned about, at start, on reload, and daily. */
@@ -120,6 +122,7 @@ export class TlsListener {
 
   private describe(msg: string, extra: object = {}): void {
     const { subject, issuer, subjectAltName, validTo } = this.identity;
+    this.opts.onCertificate?.(validTo);
     this.log.info({ ...extra, subject, issuer, subjectAltName, validTo: new Date(validTo).toISOString() }, msg);
     this.warnIfExpiring();
   }

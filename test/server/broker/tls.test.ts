@@ -133,6 +133,10 @@ describe('MQTT over TLS', () => {
     expect(await waitForLog('TLS certificate reloaded', from)).toMatchObject({ subject: 'CN=anxin-hub-renewed' });
     expect(await waitForLog('TLS certificate expires within 14 days; renew ANXIN_TLS_CERT', from)).toMatchObject({ level: 40, daysLeft: 9 });
     expect(await servedCommonName()).toBe('anxin-hub-renewed');
+    // Prometheus sees the renewed certificate's expiry (10 days from now), for an alert well before it.
+    const scraped = (await hub.http.inject({ url: '/metrics' })).body;
+    const expiry = Number(/^anxin_tls_certificate_expiry_timestamp_seconds (\S+)$/m.exec(scraped)?.[1]);
+    expect(Math.round((expiry * 1000 - Date.now()) / 86_400_000)).toBe(10);
 
     const device = await connectClient(url, 'fall-0001', secretOf(answer, 'fall-0001'), trusting());
     try {
