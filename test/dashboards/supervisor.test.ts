@@ -78,6 +78,7 @@ describe("a supervisor's console", () => {
     await expect.poll(() => row.getAttribute('data-claimed'), { timeout: 3000 }).toBe('true');
     expect(await row.locator('[data-testid="overdue-claimer"]').innerText()).toBe('op-1');
     expect(await row.locator('[data-testid="overdue-for"]').innerText()).toMatch(/^超时 \d+秒 后认领$/);
+    await shot(page, 'supervisor');
 
     // By keyboard: O jumps to the panel, Enter opens the alert in the console.
     await page.locator('[data-testid="queue"]').click();
