@@ -19,5 +19,8 @@ it('every anxin_* metric a panel queries is exported by the hub', async () => {
   const queried = dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((q) => [...(q.expr ?? '').matchAll(/\b(anxin_\w+)/g)].map((m) => ({ panel: p.title, metric: m[1]!.replace(/_(bucket|sum|count)$/, '') }))));
   expect(queried.length).toBeGreaterThan(10);
   expect(queried.filter((q) => !exported.has(q.metric))).toEqual([]);
-  expect(queried.map((q) => q.metric)).toEqual(expect.arrayContaining(['anxin_notifications_pending', 'anxin_escalations_doctor_unreachable_total']));
+  expect(queried.map((q) => q.metric)).toEqual(expect.arrayContaining([
+    'anxin_notifications_pending', 'anxin_escalations_doctor_unreachable_total',
+    'anxin_tls_certificate_expiry_timestamp_seconds', 'anxin_journal_rows_pruned_total', 'anxin_journal_retention_behind_seconds',
+  ]));
 });
