@@ -22,7 +22,9 @@
  * journal's newest row (readings.seq has no AUTOINCREMENT: deleting the
  * highest would let the next reading reuse its seq, which the forwarder's
  * cursor and this walk would skip); the newest row holding a live-stream
- * seq (EventLog numbers events on from the highest it finds). Pruning a row
+ * seq (EventLog numbers events on from the highest it finds); a reading an
+ * unresolved alert links to (its detail and the hand-off show them: an info
+ * alert such as battery_low may stay open past a heartbeat retention). Pruning a row
  * that carries a stream seq raises `stream_pruned`, so a screen resuming
  * from before it is told to reload its lists instead of missing it.
  *
@@ -34,7 +36,8 @@
  * or at the first InfluxDB has not confirmed, and resumes there: a pass reads
  * only rows it has not judged before. Rows it keeps for the reasons above are
  * not looked at again (at most one per resident and reading type per silence
- * longer than the retention, and the refused ranges). No index is added to
+ * longer than the retention, the refused ranges, and the readings of alerts
+ * still open when the walk passed them). No index is added to
  * `readings`: every index costs the ingest (`npm run bench -- journal`).
  * 500 rows a chunk, 20 ms apart: 1,000 pruned faster but cost the ingest
  * more than the noise at saturation and added to the PUBACK p99 at 5,000
@@ -127,7 +130,7 @@ interface ChunkResult {
   waitingForInflux: boolean;
 }
 
-type Row = [seq: number, type: string, residentId: string | null, ts: number, receivedAt: number, streamSeq: number | null];
+type Row = [seq: number, type: string, residentId: string | null, ts: number, receivedAt: number, streamSeq: number | null, deviceId: string, readingId: string];
 
 
 export class JournalRetention {
@@ -135,6 +138,7 @@ export class JournalRetention {
   private readonly chunkRows: number;
   private readonly pauseMs: number;
   private readonly rowsAfter;
+  private readonly linkedToOpenAlerts;
   private readonly maxSeq;
   private readonly maxStreamSeq;
   private readonly newestOfKind;
@@ -156,7 +160,11 @@ export class JournalRetention {
     };
     add('heartbeat', o.heartbeatRetentionDays, true);
     add('readings', o.readingRetentionDays, false);
-    this.rowsAfter = o.db.prepare('SELECT seq, type, resident_id, ts, received_at, stream_seq FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(true);
+    this.rowsAfter = o.db.prepare('SELECT seq, type, resident_id, ts, received_at, stream_seq, device_id, reading_id FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(true);
+    // Few: the readings of the alerts not resolved yet (alert_readings' key starts with the alert id).
+    this.linkedToOpenAlerts = o.db.prepare<[], [string, string]>(
+      "SELECT device_id, reading_id FROM alert_readings WHERE alert_id IN (SELECT id FROM alerts WHERE state <> 'resolved')",
+    ).raw(true);
     this.maxSeq = o.db.prepare<[], number | null>('SELECT max(seq) FROM readings').pluck();
     // Both on indexes: the partial readings_stream_seq, and readings_resident_type_ts.
     this.maxStreamSeq = o.db.prepare<[], number | null>('SELECT max(stream_seq) FROM readings WHERE stream_seq IS NOT NULL').pluck();
@@ -256,7 +264,8 @@ export class JournalRetention {
     let pruned = 0;
     let streamThrough = 0;
     let reachedRecent = false;
-    for (const [seq, type, residentId, ts, receivedAt, streamSeq] of this.rowsAfter.iterate(p.cursor, limit, this.chunkRows) as IterableIterator<Row>) {
+    let linked: Set<string> | undefined;
+    for (const [seq, type, residentId, ts, receivedAt, streamSeq, deviceId, readingId] of this.rowsAfter.iterate(p.cursor, limit, this.chunkRows) as IterableIterator<Row>) {
       if (receivedAt >= horizon) {
         reachedRecent = true;
         break;
@@ -266,6 +275,8 @@ export class JournalRetention {
       if (p.heartbeatsOnly && type !== 'heartbeat') continue;
       if (refused.length > 0 && inRanges(seq, refused)) continue;
       if (streamSeq !== null && streamSeq >= streamMax) continue;
+      linked ??= new Set(this.linkedToOpenAlerts.all().map(([device, reading]) => `${device}\n${reading}`));
+      if (linked.has(`${deviceId}\n${readingId}`)) continue;
       if (residentId !== null) {
         const key = `${residentId}\n${type}`;
         let newestTs = newest.get(key);
