@@ -260,8 +260,9 @@ export class StreamHub {
     if (sub.grace) clearTimeout(sub.grace);
     sub.grace = null;
     sub.held = null;
+    const resync = (pruned: number) => this.send(sub, { type: 'resync', oldestSeq: pruned + 1, message: 'events before oldestSeq are no longer kept; reload lists' });
     const pruned = this.log.prunedThrough();
-    if (after < pruned) this.send(sub, { type: 'resync', oldestSeq: pruned + 1, message: 'events before oldestSeq are no longer kept; reload lists' });
+    if (after < pruned) resync(pruned);
     let cursor = after;
     for (;;) {
       const page = this.log.since(cursor, REPLAY_PAGE);
@@ -269,6 +270,10 @@ export class StreamHub {
       if (page.length < REPLAY_PAGE) break;
       cursor = page[page.length - 1]!.seq;
     }
+    // The journal's retention prunes on the writer thread's own connection: a chunk committed during
+    // the reads above may have taken an event this client had not seen and the replay did not send.
+    const prunedSince = this.log.prunedThrough();
+    if (prunedSince > pruned && after < prunedSince) resync(prunedSince);
     this.send(sub, { type: 'resumed', seq: this.log.latestSeq() });
   }
 
