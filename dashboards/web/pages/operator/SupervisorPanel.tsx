@@ -58,7 +58,7 @@ export function SupervisorPanel(props: {
   useHotkeys({ o: () => table.current?.querySelector<HTMLButtonElement>('button')?.focus() });
 
   return (
-    <section class="panel supervisor" aria-labelledby="supervisor-title" data-testid="supervisor-panel" style={{ margin: '0.4rem 0.7rem 0' }}>
+    <section class="panel supervisor" aria-labelledby="supervisor-title" data-testid="supervisor-panel">
       <div class="panel-head">
         <h2 id="supervisor-title">{t('supervisorTitle')} <span class="count-badge" data-testid="overdue-count">{rows.length}</span></h2>
         <span class="muted">{t('supervisorHelp')}</span>
@@ -66,7 +66,7 @@ export function SupervisorPanel(props: {
       </div>
       {rows.length === 0 ? <p class="muted" data-testid="supervisor-empty">{t('supervisorEmpty')}</p> : (
         // At most a quarter of the screen: the queue and the alert below stay the console's main work.
-        <div ref={table} style={{ maxHeight: '24vh', overflowY: 'auto' }}>
+        <div ref={table} class="supervisor-rows">
           <table class="table" aria-labelledby="supervisor-title">
             <thead>
               <tr><th>{t('colSeverity')}</th><th>{t('colAlert')}</th><th>{t('colOverdue')}</th><th>{t('colClaimedBy')}</th><th>{t('status')}</th><th /></tr>
