@@ -5,35 +5,22 @@
  * so the escalation is undeliverable), a real reading over MQTT, real Chromium.
  */
 import type { MqttClient } from 'mqtt';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { connectClient, exampleDocument, publishAcked, secretOf, startTestHub, type TestHub } from '../helpers/hub.js';
-import { launchBrowser, signIn, waitForBody } from './browser.js';
+import { publishAcked } from '../helpers/hub.js';
+import { waitForBody } from './browser.js';
+import { startOperatorConsole, type OperatorConsole } from './consoleFixture.js';
 
-let t: TestHub;
-let browser: Browser;
 let gateway: MqttClient;
 let op: Page;
+let station: OperatorConsole | undefined;
 
 beforeAll(async () => {
-  t = await startTestHub({ config: { loginPerMinute: 100 } });
-  const doc = exampleDocument();
-  doc.users.push({ username: 'op-1', role: 'operator', name: '坐席一' });
-  const answer = await t.importDoc(doc);
-  const password = answer.users.find((u) => u.username === 'op-1')!.password;
-  gateway = await connectClient(t.mqttUrl, 'gw-0001', secretOf(answer, 'gw-0001'));
-  browser = await launchBrowser();
-  op = await signIn(browser, `http://127.0.0.1:${t.hub.httpPort}`, 'op-1', password);
-  await waitForBody(op, 'conn', 'connected');
-  await op.locator('[data-testid="start-shift"]').click(); // sound is off until the shift starts
-  await waitForBody(op, 'audio', 'unlocked');
+  station = await startOperatorConsole();
+  ({ gateway, op } = station);
 });
 
-afterAll(async () => {
-  gateway?.end(true);
-  await browser?.close();
-  await t?.destroy();
-});
+afterAll(() => station?.close());
 
 it('escalated to a doctor nobody could tell: the console says so in Chinese and English and sounds the alarm until acknowledged', async () => {
   // A warning (above her target, below a crisis): silent in the queue until escalated.
