@@ -8,10 +8,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AliyunSmsProvider, ALIYUN_VARIABLE_CHARS, signAliyunRpc } from '../../../server/notify/aliyunSmsProvider.js';
-import { DeliveryQueue } from '../../../server/notify/deliveryQueue.js';
 import { SmsNotifier } from '../../../server/notify/smsNotifier.js';
 import { createSmsNotifier } from '../../../server/notify/smsProviders.js';
-import { captureLog, sampleNotification, tempStore } from './helpers.js';
+import { captureLog, sampleNotification, smsQueue } from './helpers.js';
 import { aliyunAnswer, startAliyun } from './smsStandIns.js';
 
 const KEY_ID = 'LTAI5tStandInKeyId01';
@@ -73,11 +72,7 @@ describe('AliyunSmsProvider', () => {
 
   it('an invalid number (isv.MOBILE_NUMBER_ILLEGAL) fails at once through the queue: one request, no retry', async () => {
     const a = await aliyun([aliyunAnswer('isv.MOBILE_NUMBER_ILLEGAL')]);
-    const store = tempStore();
-    const logs = captureLog();
-    const queue = new DeliveryQueue(store.db, { sms: notifier(a.url) }, { log: logs.log, baseDelayMs: 10, maxDelayMs: 50 });
-    closers.push(() => store.destroy(), () => queue.stop());
-    queue.start();
+    const { queue } = smsQueue(notifier(a.url), closers);
     const n = sampleNotification();
     queue.enqueue(n, 'sms');
     await expect.poll(() => queue.status(n.id)?.state, { timeout: 5000, interval: 5 }).toBe('failed');
@@ -90,11 +85,7 @@ describe('AliyunSmsProvider', () => {
 
   it('flow control and Aliyun’s own faults are retried, each attempt freshly signed, then delivered once', async () => {
     const a = await aliyun([aliyunAnswer('isv.BUSINESS_LIMIT_CONTROL'), aliyunAnswer('Throttling.User', 400), aliyunAnswer('isp.SYSTEM_ERROR', 500), aliyunAnswer('OK')]);
-    const store = tempStore();
-    const logs = captureLog();
-    const queue = new DeliveryQueue(store.db, { sms: notifier(a.url) }, { log: logs.log, baseDelayMs: 10, maxDelayMs: 50 });
-    closers.push(() => store.destroy(), () => queue.stop());
-    queue.start();
+    const { queue, logs } = smsQueue(notifier(a.url), closers);
     const n = sampleNotification();
     queue.enqueue(n, 'sms');
     await expect.poll(() => queue.status(n.id)?.state, { timeout: 5000, interval: 5 }).toBe('delivered');

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
-import { NOTIFY_MIGRATION } from '../../../server/notify/deliveryQueue.js';
-import type { Notification } from '../../../server/notify/notifier.js';
+import { DeliveryQueue, NOTIFY_MIGRATION } from '../../../server/notify/deliveryQueue.js';
+import type { Notification, Notifier } from '../../../server/notify/notifier.js';
 import { verifyWebhookSignature } from '../../../server/notify/webhookNotifier.js';
 import { openDatabase, type Db } from '../../../server/store/sqliteDb.js';
 
@@ -127,4 +127,17 @@ export function sampleNotification(over: Partial<Notification> = {}): Notificati
     payload: { alertId: 'al-0001', rule: 'bp_crisis', severity: 'critical' },
     ...over,
   };
+}
+
+/**
+ * A started delivery queue on a temp store with fast retries (10–50 ms), sending through `sms`;
+ * its closing goes on `closers` (the test file's afterEach runs them).
+ */
+export function smsQueue(sms: Notifier, closers: Array<() => Promise<void> | void>): { queue: DeliveryQueue; store: TestStore; logs: ReturnType<typeof captureLog> } {
+  const store = tempStore();
+  const logs = captureLog();
+  const queue = new DeliveryQueue(store.db, { sms }, { log: logs.log, baseDelayMs: 10, maxDelayMs: 50 });
+  closers.push(() => store.destroy(), () => queue.stop());
+  queue.start();
+  return { queue, store, logs };
 }

@@ -5,11 +5,10 @@
  * for retries, the real DeliveryQueue on a SQLite file.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DeliveryQueue } from '../../../server/notify/deliveryQueue.js';
 import { HttpSmsProvider } from '../../../server/notify/httpSmsProvider.js';
 import { composeSms, SmsNotifier } from '../../../server/notify/smsNotifier.js';
 import { createSmsNotifier } from '../../../server/notify/smsProviders.js';
-import { captureLog, sampleNotification, tempStore, type TestStore } from './helpers.js';
+import { captureLog, sampleNotification, smsQueue } from './helpers.js';
 import { startRelay } from './smsStandIns.js';
 
 const TOKEN = 'relay-token-7f3a9c01d2e4';
@@ -27,14 +26,6 @@ async function relay(script: Parameters<typeof startRelay>[1]) {
 const notifier = (url: string, token = TOKEN, timeoutMs?: number) =>
   new SmsNotifier(new HttpSmsProvider({ url: new URL(url), token, ...(timeoutMs !== undefined && { timeoutMs }) }));
 
-function queueOf(sms: SmsNotifier): { queue: DeliveryQueue; store: TestStore; logs: ReturnType<typeof captureLog> } {
-  const store = tempStore();
-  const logs = captureLog();
-  const queue = new DeliveryQueue(store.db, { sms }, { log: logs.log, baseDelayMs: 10, maxDelayMs: 50 });
-  closers.push(() => store.destroy(), () => queue.stop());
-  queue.start();
-  return { queue, store, logs };
-}
 
 describe('HttpSmsProvider', () => {
   it('sends {to, text, ref} with the bearer token; a 2xx is sent, with the relay’s messageId', async () => {
@@ -64,7 +55,7 @@ describe('HttpSmsProvider', () => {
 
   it('a refused number (400) fails at once through the queue: one request, no retry', async () => {
     const r = await relay([{ status: 400, body: { error: 'invalid number' } }]);
-    const { queue } = queueOf(notifier(r.url));
+    const { queue } = smsQueue(notifier(r.url), closers);
     const n = sampleNotification();
     queue.enqueue(n, 'sms');
     await expect.poll(() => queue.status(n.id)?.state, { timeout: 5000, interval: 5 }).toBe('failed');
@@ -76,7 +67,7 @@ describe('HttpSmsProvider', () => {
 
   it('a 503 and a 429 are retried with the same ref, then delivered once; nothing secret or medical in the log', async () => {
     const r = await relay([{ status: 503 }, { status: 429 }, { status: 200, body: { messageId: 'm-1' } }]);
-    const { queue, logs } = queueOf(notifier(r.url));
+    const { queue, logs } = smsQueue(notifier(r.url), closers);
     const n = sampleNotification();
     queue.enqueue(n, 'sms');
     await expect.poll(() => queue.status(n.id)?.state, { timeout: 5000, interval: 5 }).toBe('delivered');
