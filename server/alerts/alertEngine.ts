@@ -64,7 +64,7 @@ function readingEventData(r: Reading): Record<string, unknown> {
 export type AlertScope = { homeId: string; residentId: string | null; deviceId: string | null };
 
 /** How the latest alert of a dedupe key ended, for time rules deciding whether to raise again. */
-export type ResolvedMark = Pick<Alert, 'severity' | 'resolvedAt' | 'conditionClearedAt'>;
+export type ResolvedMark = Pick<Alert, 'severity' | 'createdAt' | 'resolvedAt' | 'conditionClearedAt'>;
 
 /** Rules judged on the passing of time (the watchdog's), whose conditions last across ticks. */
 const TIME_RULES: ReadonlySet<string> = new Set(['device_offline', 'gateway_offline', 'no_activity', 'reading_missed']);
@@ -317,7 +317,7 @@ export class AlertEngine {
     }
     if (alert.state === 'resolved') {
       this.open.delete(alert.dedupeKey);
-      if (TIME_RULES.has(alert.rule)) this.resolved.set(alert.dedupeKey, { severity: alert.severity, resolvedAt: alert.resolvedAt, conditionClearedAt: alert.conditionClearedAt });
+      if (TIME_RULES.has(alert.rule)) this.resolved.set(alert.dedupeKey, { severity: alert.severity, createdAt: alert.createdAt, resolvedAt: alert.resolvedAt, conditionClearedAt: alert.conditionClearedAt });
     } else {
       this.open.set(alert.dedupeKey, alert);
     }

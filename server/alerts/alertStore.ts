@@ -183,14 +183,14 @@ export class AlertStore {
   }
 
   /** Per dedupe key of these rules, how its most recently resolved alert ended. */
-  latestResolved(rules: readonly string[]): Map<string, Pick<Alert, 'severity' | 'resolvedAt' | 'conditionClearedAt'>> {
+  latestResolved(rules: readonly string[]): Map<string, Pick<Alert, 'severity' | 'createdAt' | 'resolvedAt' | 'conditionClearedAt'>> {
     if (rules.length === 0) return new Map();
     // SQLite: the bare columns come from the row holding max(resolved_at).
     const rows = this.db.prepare(
-      `SELECT dedupe_key, severity, max(resolved_at) AS resolved_at, condition_cleared_at FROM alerts
+      `SELECT dedupe_key, severity, created_at, max(resolved_at) AS resolved_at, condition_cleared_at FROM alerts
        WHERE state = 'resolved' AND rule IN (${rules.map(() => '?').join(', ')}) GROUP BY dedupe_key`,
-    ).all(...rules) as Array<{ dedupe_key: string; severity: Alert['severity']; resolved_at: number | null; condition_cleared_at: number | null }>;
-    return new Map(rows.map((r) => [r.dedupe_key, { severity: r.severity, resolvedAt: r.resolved_at, conditionClearedAt: r.condition_cleared_at }]));
+    ).all(...rules) as Array<{ dedupe_key: string; severity: Alert['severity']; created_at: number; resolved_at: number | null; condition_cleared_at: number | null }>;
+    return new Map(rows.map((r) => [r.dedupe_key, { severity: r.severity, createdAt: r.created_at, resolvedAt: r.resolved_at, conditionClearedAt: r.condition_cleared_at }]));
   }
 
   unresolved(): Alert[] {

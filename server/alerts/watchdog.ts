@@ -183,7 +183,9 @@ export class Watchdog {
       if (this.lastSeen.has(gw.id) || this.gatewayOfflineSince.has(gw.id)) continue;
       const since = Math.max(gw.createdAt, this.startedAt);
       const match = gatewayOffline({ offlineSince: since, now, neverConnected: { provisionedAt: gw.createdAt, tz: this.deps.tz } }, this.deps.config);
-      if (match) this.raise(`home:${gw.homeId}:gateway_offline`, match, { homeId: gw.homeId, residentId: null, deviceId: null }, now, since);
+      // An alert raised before this gateway was provisioned was about the one it replaced: a person
+      // resolving that one after the swap has not seen this one's silence.
+      if (match) this.raise(`home:${gw.homeId}:gateway_offline`, match, { homeId: gw.homeId, residentId: null, deviceId: null }, now, since, gw.createdAt);
     }
     // Motion that gateways kept while the hub was down arrives when they reconnect and replay their
     // outboxes: until they have had that time (gateway_offline's), the hub's downtime is not the home's stillness.
@@ -217,14 +219,16 @@ export class Watchdog {
    * alert with the condition still on ("technician booked", "reminder call
    * made"): raising it again at the next tick would undo what they did. A new
    * episode (the device heard and silent again, the next day's slot missed)
-   * or a worse severity raises anew.
+   * or a worse severity raises anew. A resolved alert raised before
+   * `concernsSince` was about something else (a replaced gateway) and does not
+   * hold this episode back.
    */
-  private raise(key: string, match: RuleMatch, scope: { homeId: string; residentId: string | null; deviceId: string | null }, now: number, episodeStart: number): void {
+  private raise(key: string, match: RuleMatch, scope: { homeId: string; residentId: string | null; deviceId: string | null }, now: number, episodeStart: number, concernsSince = -Infinity): void {
     const rank = SEVERITY_RANK[match.severity];
     const open = this.deps.engine.openByKey(key);
     if (open && open.conditionClearedAt === null && rank <= SEVERITY_RANK[open.severity]) return;
     const last = open ? undefined : this.deps.engine.lastResolved(key);
-    if (last && last.conditionClearedAt === null && last.resolvedAt !== null && episodeStart <= last.resolvedAt && rank <= SEVERITY_RANK[last.severity]) return;
+    if (last && last.conditionClearedAt === null && last.resolvedAt !== null && episodeStart <= last.resolvedAt && last.createdAt >= concernsSince && rank <= SEVERITY_RANK[last.severity]) return;
     this.deps.engine.raiseOrAttach(key, match, scope, null, now);
   }
 

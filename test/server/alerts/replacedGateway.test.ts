@@ -64,4 +64,22 @@ describe('a replacement gateway that never connects', () => {
     const now = await unresolved('wh-0002');
     expect(now.map((a) => a.titles.en)).toEqual(['Home gateway never connected']);
   });
+
+  it('is reported when the call center resolves the replaced gateway\'s alert only after the swap', async () => {
+    // wh-0001's first replacement (gw-0101) never came: its alert is open. Swapped again at 3:20 with the alert still open.
+    const [open] = await unresolved('wh-0001');
+    expect(open?.titles.en).toBe('Home gateway never connected');
+    h.clock.set(MONDAY_0900 + 3 * 60 * MINUTE + 20 * MINUTE);
+    expect((await api(h.t, h.tokens.admin!, 'POST', '/api/v1/homes/wh-0001/gateway', { id: 'gw-0111' })).status).toBe(200);
+    // The operator, told of the swap, closes the old gateway's alert at 3:25.
+    h.clock.set(MONDAY_0900 + 3 * 60 * MINUTE + 25 * MINUTE);
+    expect((await api(h.t, h.tokens['op-zhang']!, 'POST', `/api/v1/alerts/${open.id}/resolve`, { outcome: 'handled', note: '网关已更换' })).status).toBe(200);
+    await tick(MONDAY_0900 + 3 * 60 * MINUTE + 29 * MINUTE);
+    expect(await unresolved('wh-0001')).toEqual([]);
+    // gw-0111 never connects either: that resolution was of gw-0101's silence, not of this one's.
+    await tick(MONDAY_0900 + 3 * 60 * MINUTE + 31 * MINUTE);
+    const now = await unresolved('wh-0001');
+    expect(now.map((a) => a.titles.en)).toEqual(['Home gateway never connected']);
+    expect(now[0]!.id).not.toBe(open.id);
+  });
 });
