@@ -2,6 +2,7 @@
  * Hub configuration (SPEC §7), read from the environment once, validated, and
  * passed down. Nothing else reads `process.env`.
  */
+import { isIP } from 'node:net';
 import { Type, type Static } from 'typebox';
 import { compileSchema, describeError } from '../devices/schemaValidator.js';
 import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
@@ -13,7 +14,19 @@ import { retentionProblems } from './store/journalRetention.js';
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
 export const HubConfigSchema = Type.Object({
-  httpPort: Port,
+  /** `off`: no plain HTTP listener (HTTPS only: needs a certificate, see `listenerProblems`). */
+  httpPort: Type.Union([Port, Type.Literal('off')]),
+  /**
+   * HTTPS (the same routes, dashboards and WebSockets as `httpPort`), listened on only when `tlsCert`
+   * and `tlsKey` are set; `off`: none. Unset: {@link DEFAULT_HTTPS_PORT} (see {@link httpsPortOf}).
+   */
+  httpsPort: Type.Optional(Type.Union([Port, Type.Literal('off')])),
+  /**
+   * Reverse proxies whose `X-Forwarded-For`/`-Proto` are believed (fastify `trustProxy`): comma-separated
+   * addresses, CIDRs, or `loopback`/`linklocal`/`uniquelocal`. Unset: none, so a client cannot choose
+   * the address the sign-in limiter counts it by, nor claim https.
+   */
+  trustProxy: Type.Optional(Type.String({ minLength: 1 })),
   /** `off`: no plain MQTT/TCP listener (e.g. with TLS configured, so no secret crosses the network in clear). */
   mqttPort: Type.Union([Port, Type.Literal('off')]),
   /** MQTT over TLS, listened on only when `tlsCert` and `tlsKey` are set (server/broker/tlsListener.ts). */
@@ -98,6 +111,8 @@ export const DEFAULTS: HubConfig = {
 
 const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_HTTP_PORT: { key: 'httpPort', number: true },
+  ANXIN_HTTPS_PORT: { key: 'httpsPort', number: true },
+  ANXIN_TRUST_PROXY: { key: 'trustProxy' },
   ANXIN_MQTT_PORT: { key: 'mqttPort', number: true },
   ANXIN_MQTTS_PORT: { key: 'mqttsPort', number: true },
   ANXIN_TLS_CERT: { key: 'tlsCert' },
@@ -172,12 +187,65 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (sms.length > 0) throw new ConfigError(`invalid configuration: ${sms.join('; ')}`);
   const retention = retentionProblems(config);
   if (retention.length > 0) throw new ConfigError(`invalid configuration: ${retention.join('; ')}`);
-  const tls = tlsProblems(config);
-  if (tls.length > 0) throw new ConfigError(`invalid configuration: ${tls.join('; ')}`);
+  const listeners = [...tlsProblems(config), ...listenerProblems(config), ...trustProxyProblems(config.trustProxy)];
+  if (listeners.length > 0) throw new ConfigError(`invalid configuration: ${listeners.join('; ')}`);
   try {
     new Intl.DateTimeFormat('en', { timeZone: config.tz });
   } catch {
     throw new ConfigError(`invalid configuration: ANXIN_TZ "${config.tz}" is not a known time zone`);
   }
   return config;
+}
+
+/** HTTPS port when a certificate is configured and `ANXIN_HTTPS_PORT` is unset (8443: unprivileged, the usual alternative to 443). */
+export const DEFAULT_HTTPS_PORT = 8443;
+
+/**
+ * The port HTTPS is to listen on, or null when it is off or no certificate is configured. Unset, it
+ * is {@link DEFAULT_HTTPS_PORT}, or any free port when plain HTTP is given any free port (0, as tests
+ * and embedders do), so that such hubs never contend for 8443.
+ */
+export function httpsPortOf(config: Pick<HubConfig, 'httpPort' | 'httpsPort' | 'tlsCert' | 'tlsKey'>): number | null {
+  if (config.tlsCert === undefined || config.tlsKey === undefined || config.httpsPort === 'off') return null;
+  return config.httpsPort ?? (config.httpPort === 0 ? 0 : DEFAULT_HTTPS_PORT);
+}
+
+/**
+ * HTTPS on a port of its own; and the web side (API, dashboards, live stream, MQTT over WebSocket)
+ * served somewhere: `ANXIN_HTTP_PORT=off` is for HTTPS only, which needs a certificate.
+ */
+function listenerProblems(config: HubConfig): string[] {
+  const https = httpsPortOf(config);
+  if (https !== null && https !== 0 && [config.httpPort, config.mqttPort, config.mqttsPort].includes(https)) {
+    return [`ANXIN_HTTPS_PORT ${https} must differ from ANXIN_HTTP_PORT, ANXIN_MQTT_PORT and ANXIN_MQTTS_PORT`];
+  }
+  if (config.httpPort !== 'off' || https !== null) return [];
+  const why = config.httpsPort === 'off' ? 'with ANXIN_HTTPS_PORT=off' : 'without ANXIN_TLS_CERT and ANXIN_TLS_KEY (HTTPS needs a certificate)';
+  return [`ANXIN_HTTP_PORT=off ${why} leaves no listener for the API, dashboards and MQTT over WebSocket`];
+}
+
+/** Names fastify's `trustProxy` (@fastify/proxy-addr) knows for address ranges. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * Each entry an address, a CIDR or a range name. Never `true`: it would believe `X-Forwarded-For`
+ * from any client, letting it pick the address the sign-in limiter counts. Nor a hop count, which
+ * fastify 5 ignores (it cannot tell the proxy from a client).
+ */
+function trustProxyProblems(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const bad = parseTrustProxy(value).filter((entry) => {
+    if (PROXY_RANGES.has(entry)) return false;
+    const [address = '', bits, ...rest] = entry.split('/');
+    const family = isIP(address);
+    if (family === 0 || rest.length > 0) return true;
+    return bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+  });
+  if (bad.length === 0) return [];
+  return [`ANXIN_TRUST_PROXY ${bad.map((b) => JSON.stringify(b)).join(', ')}: each entry must be an address, a CIDR (10.0.0.0/8) or one of ${[...PROXY_RANGES].join(', ')}`];
+}
+
+/** `ANXIN_TRUST_PROXY` as the list fastify's `trustProxy` takes. */
+export function parseTrustProxy(value: string): string[] {
+  return value.split(',').map((s) => s.trim());
 }

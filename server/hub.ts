@@ -6,11 +6,12 @@
 import type { Logger } from 'pino';
 import type { Reading } from '../devices/validateReading.js';
 import { Topics } from '../devices/topics.js';
-import { buildHttp, type Http } from './api/http.js';
+import { buildHttp, httpsServerFor, type Http } from './api/http.js';
 import { hashSecret } from './auth/secrets.js';
 import { HubBroker } from './broker/broker.js';
 import { loadTlsIdentity, tlsFilesOf } from './broker/tlsIdentity.js';
-import type { HubConfig } from './config.js';
+import { TlsListener } from './broker/tlsListener.js';
+import { httpsPortOf, type HubConfig } from './config.js';
 import { EventBus } from './events.js';
 import type { HubContext } from './hubContext.js';
 import { Ingest } from './ingest/ingest.js';
@@ -43,8 +44,13 @@ import { loadRuleConfigFile } from './rules/ruleConfigFile.js';
 export interface Hub {
   ctx: HubContext;
   http: Http;
-  /** Bound ports (useful when configured as 0); null for a listener that is off. */
+  /**
+   * Bound ports (useful when configured as 0); null for a listener that is off, but plain HTTP's is
+   * 0 when off (a number still for callers that predate `ANXIN_HTTP_PORT=off`; a bound port is never 0).
+   */
   httpPort: number;
+  /** HTTPS: only with a certificate configured (and `ANXIN_HTTPS_PORT` not off). */
+  httpsPort: number | null;
   mqttPort: number | null;
   /** MQTT over TLS: only with a certificate configured. */
   mqttsPort: number | null;
@@ -188,12 +194,34 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     handoff: (alert) => buildHandoff(db, directory, alert, now(), config.tz),
   };
   const http = await buildHttp(ctx);
-  await http.listen({ port: config.httpPort, host: config.host });
-  const httpPort = (http.server.address() as { port: number }).port;
+  // Plain HTTP on fastify's own server; HTTPS on a second server routed into the same app (http.ts
+  // `httpsServerFor`), whose certificate a TlsListener loads, renews and warns about as for MQTT.
+  let httpPort = 0;
+  if (config.httpPort === 'off') {
+    await http.ready();
+  } else {
+    await http.listen({ port: config.httpPort, host: config.host });
+    httpPort = (http.server.address() as { port: number }).port;
+  }
+  const httpsServers: Array<ReturnType<typeof httpsServerFor>> = [];
+  const https = tlsFiles && tlsIdentity && httpsPortOf(config) !== null
+    ? new TlsListener({
+      files: tlsFiles, identity: tlsIdentity, reloadMs: config.tlsReloadSeconds * 1000, now, name: 'https',
+      log: log.child({ component: 'https' }),
+      createServer: (options) => {
+        const server = httpsServerFor(http, options);
+        httpsServers.push(server);
+        return server;
+      },
+      // The same files as MQTT over TLS, so the same expiry: one gauge.
+      onCertificate: (validTo) => metrics.tlsCertificateExpiry.set(validTo / 1000),
+    })
+    : null;
   const mqttPort = config.mqttPort === 'off' ? null : await broker.listenTcp(config.mqttPort, config.host);
   const mqttsPort = tlsFiles && tlsIdentity
     ? await broker.listenTls(config.mqttsPort, config.host, { files: tlsFiles, identity: tlsIdentity, reloadMs: config.tlsReloadSeconds * 1000, now })
     : null;
+  const httpsPort = https ? await https.listen(httpsPortOf(config)!, config.host) : null;
   // Only once everything that can fail at start has succeeded: an admin created by a start that then
   // failed (a port in use, a bad rules file) had its generated password never shown, and no later
   // start would create or show one.
@@ -209,7 +237,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     writer.run(() => eventLog.prune(now() - config.eventRetentionHours * 3600_000)).catch((err) => log.error({ err }, 'event log prune failed'));
   }, 3600_000).unref();
   ready = true;
-  log.info({ httpPort, mqttPort, mqttsPort, host: config.host, dataDir: config.dataDir }, 'hub ready');
+  log.info({ httpPort, httpsPort, mqttPort, mqttsPort, host: config.host, dataDir: config.dataDir }, 'hub ready');
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -239,7 +267,12 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     await retention.stop();
     await writer.drain();
     await broker.close();
+    // Stops accepting HTTPS; fastify's close then ends the WebSockets of both servers (one ws server).
+    // Connections still open after it (keep-alive) would hold the HTTPS server's close.
+    const httpsClosed = https?.close();
     await http.close();
+    for (const server of httpsServers) server.closeAllConnections();
+    await httpsClosed;
     await deliveries.stop();
     await timeSeries?.stop();
     await writer.close();
@@ -247,7 +280,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     log.info('hub stopped');
   };
 
-  return { ctx, http, httpPort, mqttPort, mqttsPort, generatedAdminPassword: admin?.generated ?? null, retention, stop };
+  return { ctx, http, httpPort, httpsPort, mqttPort, mqttsPort, generatedAdminPassword: admin?.generated ?? null, retention, stop };
 }
 
 /**

@@ -3,7 +3,7 @@
  * from the environment (SPEC §7); SIGTERM/SIGINT shut down without losing data.
  */
 import { TlsSettingError } from './broker/tlsIdentity.js';
-import { ConfigError, loadConfig, type HubConfig } from './config.js';
+import { ConfigError, httpsPortOf, loadConfig, type HubConfig } from './config.js';
 import { RuleConfigError } from './rules/ruleConfig.js';
 import { buildHub } from './hub.js';
 
@@ -40,7 +40,8 @@ async function main(): Promise<void> {
     );
   }
   const listeners = [
-    `http://${config.host}:${hub.httpPort}/`,
+    hub.httpPort !== 0 && `http://${config.host}:${hub.httpPort}/`,
+    hub.httpsPort !== null && `https://${config.host}:${hub.httpsPort}/`,
     hub.mqttPort !== null && `mqtt://${config.host}:${hub.mqttPort}`,
     hub.mqttsPort !== null && `mqtts://${config.host}:${hub.mqttsPort}`,
   ].filter(Boolean);
@@ -71,6 +72,8 @@ function startupSetting(err: unknown, config: HubConfig): string | null {
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
     const settings = [`ANXIN_HOST ${config.host}`, `ANXIN_HTTP_PORT ${config.httpPort}`, `ANXIN_MQTT_PORT ${config.mqttPort}`];
     if (config.tlsCert) settings.push(`ANXIN_MQTTS_PORT ${config.mqttsPort}`);
+    const https = httpsPortOf(config);
+    if (https !== null) settings.push(`ANXIN_HTTPS_PORT ${https}`);
     return `${settings.slice(0, -1).join(', ')} or ${settings.at(-1)}: cannot listen (${e.message})`;
   }
   return null;

@@ -1,7 +1,8 @@
 /**
  * The HTTP side of the hub as one fastify instance: REST under `/api/v1`,
  * OpenAPI at `/api/docs`, health and metrics, and MQTT over WebSocket at
- * `/mqtt`. Built here, listened to by `server/hub.ts`; tests use `inject`.
+ * `/mqtt`. Built here, listened to by `server/hub.ts`: on plain HTTP through
+ * fastify's own server, and on HTTPS through {@link httpsServerFor}; tests use `inject`.
  */
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
@@ -9,7 +10,11 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket, TlsOptions } from 'node:tls';
 import { createWebSocketStream } from 'ws';
+import { parseTrustProxy } from '../config.js';
 import type { HubContext } from '../hubContext.js';
 import type { Role, User } from '../store/userStore.js';
 import { ApiError, forbidden } from './errors.js';
@@ -38,9 +43,22 @@ declare module 'fastify' {
 
 export type Http = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * Sent on the HTTPS port: browsers that saw it use https for this host name for a day. A day, not
+ * the year of public websites: every answer renews it, so a console used daily stays covered, while
+ * a certificate that lapses or HTTPS turned off again locks browsers out of the call center's
+ * console for at most a day. No `includeSubDomains`: the hub's name may share a domain with
+ * services that are not ours.
+ */
+export const HSTS = 'max-age=86400';
+
 export async function buildHttp(ctx: HubContext): Promise<Http> {
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'http' }),
+    // Only the configured proxies' X-Forwarded-For/-Proto are believed: `request.ip` (sign-in limiter,
+    // request logs) and `request.protocol` (the Secure cookie). Never `true`: any client could then
+    // pick its address and spread its failed sign-ins over made-up ones.
+    trustProxy: ctx.config.trustProxy ? parseTrustProxy(ctx.config.trustProxy) : false,
     bodyLimit: 8 * 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -66,6 +84,10 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   });
 
   app.addHook('onRequest', async (req) => authenticateRequest(ctx, req));
+  // On the hub's own TLS only (RFC 6797 §7.2: never over plain http); a TLS-terminating proxy sends its own.
+  app.addHook('onSend', async (req, reply) => {
+    if ((req.raw.socket as Partial<TLSSocket> | null)?.encrypted) reply.header('strict-transport-security', HSTS);
+  });
   app.addHook('preHandler', async (req) => {
     const roles = req.routeOptions.config.roles;
     if (!roles) return;
@@ -110,6 +132,28 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   await app.register(dashboardRoutes(ctx));
   await app.register(uiRoutes());
   return app;
+}
+
+/**
+ * An HTTPS server for `app`, whose requests go to the same router, hooks and routes as its plain
+ * HTTP ones (`app.routing`). fastify serves one server per instance, and @fastify/websocket takes
+ * upgrades from that one (`app.server`), so this server hands its upgrades (/api/v1/stream, /mqtt)
+ * and malformed requests to it, as fastify does for the extra servers it binds for `localhost`
+ * (lib/server.js `multipleBindings`); `request.raw.socket` stays the TLS socket, so
+ * `request.protocol` is https. Listened to and given renewed certificates by a TlsListener.
+ */
+export function httpsServerFor(app: Http, options: TlsOptions): HttpsServer {
+  const plain = app.server as HttpServer;
+  const server = createHttpsServer(options, (req, res) => app.routing(req, res));
+  // The timeouts fastify set on its own server (keep-alive 72 s, no request timeout, …).
+  server.keepAliveTimeout = plain.keepAliveTimeout;
+  server.headersTimeout = plain.headersTimeout;
+  server.requestTimeout = plain.requestTimeout;
+  server.maxRequestsPerSocket = plain.maxRequestsPerSocket;
+  server.setTimeout(plain.timeout);
+  server.on('upgrade', (...args) => plain.emit('upgrade', ...args));
+  server.on('clientError', (...args) => plain.emit('clientError', ...args));
+  return server;
 }
 
 /** Fastify's refusals of a request body, by its error code. */

@@ -1,6 +1,6 @@
 /**
  * The hub's TLS identity for MQTT over TLS (SPEC §2: "MQTT over TLS (8883)
- * when a certificate is configured"): a certificate, its private key, and the
+ * when a certificate is configured") and HTTPS: a certificate, its private key, and the
  * intermediate certificates to send with it, read from PEM files
  * (`ANXIN_TLS_CERT`, `ANXIN_TLS_KEY`, `ANXIN_TLS_CA`), checked to belong
  * together, and described for the log by subject and expiry, never by the key.
@@ -11,7 +11,7 @@ import { createSecureContext, type SecureContextOptions } from 'node:tls';
 
 /** The settings of server/config.ts this module reads. */
 export interface TlsSettings {
-  httpPort: number;
+  httpPort: number | 'off';
   mqttPort: number | 'off';
   mqttsPort: number;
   tlsCert?: string;

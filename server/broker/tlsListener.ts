@@ -1,8 +1,10 @@
 /**
- * The MQTT-over-TLS listener (SPEC §2, port 8883 by default). It only
+ * A TLS listener of the hub's certificate: MQTT over TLS (SPEC §2, port 8883
+ * by default) and HTTPS (server/api/http.ts `httpsServerFor`). For MQTT it only
  * terminates TLS: each socket, once its handshake is done, goes to the same
  * aedes broker as the TCP ones, so the connection limits, sign-in, lock-out
  * and ACL are the same, and the TLS socket's `remoteAddress` is the peer's.
+ * For HTTPS the server is an `https.Server` made by `createServer`.
  *
  * Certificates are renewed every 60–90 days (Let's Encrypt, a city's own CA):
  * the files are looked at every `reloadMs`, and a renewed pair is served to
@@ -13,7 +15,7 @@
  * network and container mounts and ends when a file is replaced by a rename.
  */
 import type { Socket } from 'node:net';
-import { createServer, type Server, type TLSSocket } from 'node:tls';
+import { createServer, type Server, type TlsOptions, type TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { loadTlsIdentity, tlsFilesSignature, type TlsFiles, type TlsIdentity } from './tlsIdentity.js';
 
@@ -25,11 +27,24 @@ export interface TlsListenerOptions {
   reloadMs: number;
   log: Logger;
   now?: () => number;
-  /** Receives each connection once its handshake is done. */
-  onSocket: (socket: TLSSocket) => void;
+  /** What is served, named in the log lines (default `mqtts`). */
+  name?: keyof typeof WORDS;
+  /** Receives each connection once its handshake is done (MQTT over TLS). */
+  onSocket?: (socket: TLSSocket) => void;
+  /**
+   * Makes the server instead, from the TLS options to give it (HTTPS: an `https.Server`). The
+   * certificate is still this listener's: loaded, reloaded into the server, warned about.
+   */
+  createServer?: (options: TlsOptions) => Server;
   /** Told the served certificate's expiry (epoch ms) at start and on each reload (a metric). */
   onCertificate?: (validTo: number) => void;
 }
+
+/** Per listener: its handshake failures, and who refuses an expired certificate (MQTT's wording predates HTTPS). */
+const WORDS = {
+  mqtts: { handshakeFailed: 'mqtt tls handshake failed', clients: 'devices and gateways' },
+  https: { handshakeFailed: 'https tls handshake failed', clients: 'browsers' },
+} as const;
 
 /** A certificate this close to its end is warned about, at start, on reload, and daily. */
 const EXPIRY_WARNING_DAYS = 14;
@@ -51,15 +66,16 @@ export class TlsListener {
   private readonly handshaking = new Map<string, Socket>();
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly name: keyof typeof WORDS;
 
   constructor(private readonly opts: TlsListenerOptions) {
     this.identity = opts.identity;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
-    this.server = createServer({ ...opts.identity.secureOptions, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
-      this.handshaking.delete(peerOf(socket));
-      opts.onSocket(socket);
-    });
+    this.name = opts.name ?? 'mqtts';
+    const options: TlsOptions = { ...opts.identity.secureOptions, handshakeTimeout: HANDSHAKE_TIMEOUT_MS };
+    this.server = opts.createServer ? opts.createServer(options) : createServer(options, (socket) => opts.onSocket?.(socket));
+    this.server.prependListener('secureConnection', (socket: TLSSocket) => this.handshaking.delete(peerOf(socket)));
     // Connections still in their handshake, by peer address and port (unique per listener): nothing
     // else holds them, and closing the server waits for them.
     this.server.on('connection', (raw: Socket) => {
@@ -71,7 +87,7 @@ export class TlsListener {
     // that went silent mid-handshake (the timeout): Node only reports these, so the socket is ended here,
     // or it would be held for ever, before any connection limit applies.
     this.server.on('tlsClientError', (err, socket) => {
-      this.log.debug({ address: socket.remoteAddress, err: err.message }, 'mqtt tls handshake failed');
+      this.log.debug({ listener: this.name, address: socket.remoteAddress, err: err.message }, WORDS[this.name].handshakeFailed);
       socket.destroy();
     });
   }
@@ -103,7 +119,7 @@ export class TlsListener {
         this.describe('TLS certificate reloaded');
       } catch (err) {
         this.failedSignature = signature;
-        this.log.error({ err: (err as Error).message }, 'TLS certificate reload failed; the certificate in use is kept');
+        this.log.error({ listener: this.name, err: (err as Error).message }, 'TLS certificate reload failed; the certificate in use is kept');
       }
     }
     this.warnIfExpiring();
@@ -123,7 +139,7 @@ export class TlsListener {
   private describe(msg: string, extra: object = {}): void {
     const { subject, issuer, subjectAltName, validTo } = this.identity;
     this.opts.onCertificate?.(validTo);
-    this.log.info({ ...extra, subject, issuer, subjectAltName, validTo: new Date(validTo).toISOString() }, msg);
+    this.log.info({ listener: this.name, ...extra, subject, issuer, subjectAltName, validTo: new Date(validTo).toISOString() }, msg);
     this.warnIfExpiring();
   }
 
@@ -132,8 +148,8 @@ export class TlsListener {
     const daysLeft = (this.identity.validTo - now) / DAY_MS;
     if (daysLeft >= EXPIRY_WARNING_DAYS || now - this.lastExpiryWarning < DAY_MS) return;
     this.lastExpiryWarning = now;
-    const fields = { subject: this.identity.subject, validTo: new Date(this.identity.validTo).toISOString(), daysLeft: Math.floor(daysLeft) };
-    if (daysLeft <= 0) this.log.error(fields, 'TLS certificate has expired: devices and gateways refuse it; renew ANXIN_TLS_CERT');
+    const fields = { listener: this.name, subject: this.identity.subject, validTo: new Date(this.identity.validTo).toISOString(), daysLeft: Math.floor(daysLeft) };
+    if (daysLeft <= 0) this.log.error(fields, `TLS certificate has expired: ${WORDS[this.name].clients} refuse it; renew ANXIN_TLS_CERT`);
     else this.log.warn(fields, `TLS certificate expires within ${EXPIRY_WARNING_DAYS} days; renew ANXIN_TLS_CERT`);
   }
 }

@@ -13,7 +13,7 @@
  * distributed guessing, and each refusal is logged and counted
  * (`anxin_login_rate_limited_total`) so that an attack is visible.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { HubContext } from '../../hubContext.js';
 import type { User } from '../../store/userStore.js';
@@ -50,6 +50,8 @@ export function authRoutes(ctx: HubContext): FastifyPluginAsync {
       },
     }, async (req, reply) => {
       const { username, password } = req.body as { username: string; password: string };
+      // The client's address: a trusted proxy's X-Forwarded-For when ANXIN_TRUST_PROXY names it (http.ts),
+      // else the peer's, so that behind a proxy one client's failures do not lock out everyone's.
       const address = req.ip;
       const waits = { username: byUsername.waitFor(username), address: byAddress.waitFor(address) };
       const scope = waits.username >= waits.address ? 'username' : 'address';
@@ -77,7 +79,7 @@ export function authRoutes(ctx: HubContext): FastifyPluginAsync {
       }
       const { token, expiresAt } = ctx.users.createSession(user.username, ctx.config.sessionHours * 3600_000);
       req.log.info({ username: user.username, role: user.role }, 'signed in');
-      reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', expires: new Date(expiresAt) });
+      reply.setCookie(SESSION_COOKIE, token, { ...sessionCookie(req), expires: new Date(expiresAt) });
       return { token, expiresAt, user };
     });
 
@@ -88,7 +90,8 @@ export function authRoutes(ctx: HubContext): FastifyPluginAsync {
         ctx.users.deleteSession(req.sessionToken);
         ctx.stream.endSession(req.sessionToken, 'signed out');
       }
-      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      // With the attributes it was set with: a browser keeps a Secure cookie unless told over https to drop it.
+      reply.clearCookie(SESSION_COOKIE, sessionCookie(req));
       return { ok: true };
     });
 
@@ -97,6 +100,15 @@ export function authRoutes(ctx: HubContext): FastifyPluginAsync {
       schema: { tags: ['auth'], summary: 'Who is signed in', response: { 200: Type.Object({ user: UserBody }) } },
     }, async (req) => ({ user: req.user! }));
   };
+}
+
+/**
+ * The session cookie's attributes: script cannot read it, no other site's request carries it, and
+ * once the request came over https (the hub's own, or a trusted proxy's `X-Forwarded-Proto`,
+ * see `trustProxy` in http.ts) it never travels in clear.
+ */
+function sessionCookie(req: FastifyRequest): { path: string; httpOnly: true; sameSite: 'strict'; secure: boolean } {
+  return { path: '/', httpOnly: true, sameSite: 'strict', secure: req.protocol === 'https' };
 }
 
 /**
