@@ -81,7 +81,7 @@ export class HubMetrics {
 
   readonly tlsCertificateExpiry = new Gauge({
     name: 'anxin_tls_certificate_expiry_timestamp_seconds',
-    help: 'When the MQTT-over-TLS certificate being served expires (set at start and on each reload; absent without TLS): alert well before it',
+    help: 'When the TLS certificate served (MQTT over TLS and HTTPS: the same files) expires (set at start and on each reload; absent without TLS): alert well before it',
     registers: [this.registry],
   });
 
