@@ -19,9 +19,10 @@ import { hubInfluxPart } from './hubInflux.js';
 import { influxIngestPart } from './influxIngest.js';
 import { importStallPart } from './importStall.js';
 import { journalCostPart } from './journalCost.js';
+import { restartPart } from './restart.js';
 
 /** Every part, in the order a full run takes them. */
-const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, hubInfluxPart, journalCostPart, importStallPart, connectionsPart, capacityPart];
+const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, hubInfluxPart, journalCostPart, importStallPart, connectionsPart, capacityPart, restartPart];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
