@@ -13,6 +13,7 @@ import { loadTlsIdentity, tlsFilesOf } from './broker/tlsIdentity.js';
 import { TlsListener } from './broker/tlsListener.js';
 import { httpsPortOf, type HubConfig } from './config.js';
 import { EventBus } from './events.js';
+import { ThrottledLog } from './logThrottle.js';
 import type { HubContext } from './hubContext.js';
 import { Ingest } from './ingest/ingest.js';
 import { createLogger } from './log.js';
@@ -23,6 +24,7 @@ import { RefusalStore } from './store/refusalStore.js';
 import { openDatabase, type Db } from './store/sqliteDb.js';
 import { SqliteReadingStore } from './store/sqliteReadingStore.js';
 import { JournalRetention } from './store/journalRetention.js';
+import { StoreHealth } from './store/storeHealth.js';
 import { startTimeSeries } from './store/timeSeries.js';
 import { UserStore } from './store/userStore.js';
 import { AlertEngine, streamReading } from './alerts/alertEngine.js';
@@ -76,13 +78,26 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
   const events = new EventBus(log);
   const topics = new Topics(config.topicPrefix);
   const db = openDatabase(config.dataDir, config.sync);
+  const storeHealth = new StoreHealth(now);
+  // While the disk is full every batch fails: one line per 10 s says so, not one per reading.
+  const writeFailed = new ThrottledLog(log, 'error', 'store write failed');
   const writer = new GroupCommit(db, {
     onCommit: (seconds, jobs) => {
       metrics.storeCommitLatency.observe(seconds);
       metrics.storeCommitSize.observe(jobs);
+      if (storeHealth.state().failing) {
+        storeHealth.committed();
+        metrics.storeFailing.set(0);
+        log.warn('store writes again');
+      }
     },
     // Failed writes are answered to their senders (no PUBACK); the rest of the batch is committed.
-    onError: (err) => log.error({ err }, 'store write failed'),
+    onError: (err) => {
+      const fault = storeHealth.failed(err);
+      metrics.storeWriteFailures.inc({ kind: fault ? 'store' : 'job' });
+      if (fault) metrics.storeFailing.set(1);
+      writeFailed.write({ err });
+    },
     // The ingest's writes (readings, their alerts and events) run on a writer thread.
     thread: true,
   });
@@ -188,7 +203,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     heartbeatRetentionDays: config.heartbeatRetentionDays, readingRetentionDays: config.readingRetentionDays,
   });
   const ctx: HubContext = {
-    config, log, metrics, events, topics, db, writer, directory, readings, refusals, users, broker, now, ready: () => ready,
+    config, log, metrics, events, topics, db, writer, storeHealth, directory, readings, refusals, users, broker, now, ready: () => ready,
     ruleConfig, alerts, engine, alertService, watchdog, eventLog, stream, deliveries,
     readingQueries: timeSeries?.queries ?? readings, timeSeries,
     handoff: (alert) => buildHandoff(db, directory, alert, now(), config.tz),

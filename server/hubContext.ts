@@ -10,6 +10,7 @@ import type { EventBus } from './events.js';
 import type { HubMetrics } from './metrics.js';
 import type { DirectoryStore } from './store/directoryStore.js';
 import type { GroupCommit } from './store/groupCommit.js';
+import type { StoreHealth } from './store/storeHealth.js';
 import type { RefusalStore } from './store/refusalStore.js';
 import type { Db } from './store/sqliteDb.js';
 import type { TimeSeries } from './store/timeSeries.js';
@@ -34,6 +35,8 @@ export interface HubContext {
   topics: Topics;
   db: Db;
   writer: GroupCommit;
+  /** Whether the store is writing (disk full, I/O errors: `/readyz` says so). */
+  storeHealth: StoreHealth;
   directory: DirectoryStore;
   readings: ReadingStore;
   /** What the readings API reads: InfluxDB when configured (with the journal filling in), else the journal. */

@@ -40,6 +40,14 @@ export class HubMetrics {
     name: 'anxin_store_commit_jobs', help: 'Writes committed together in one transaction',
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000], registers: [this.registry],
   });
+  readonly storeWriteFailures = new Counter({
+    name: 'anxin_store_write_failures_total',
+    help: 'Failed writes of the embedded store, by kind: store (disk full, I/O error, read-only, writer thread gone: /readyz is 503 until a write succeeds) or job (one write refused)',
+    labelNames: ['kind'] as const, registers: [this.registry],
+  });
+  readonly storeFailing = new Gauge({
+    name: 'anxin_store_failing', help: '1 while the embedded store cannot write (no reading is acknowledged and no alert can be raised), else 0', registers: [this.registry],
+  });
   readonly rulesErrors = new Counter({
     name: 'anxin_rules_errors_total', help: 'Batches of readings stored whose rules evaluation failed (a bug: page someone)', registers: [this.registry],
   });

@@ -11,6 +11,7 @@ import { DEVICE_TYPE_DEFINITIONS, isDeviceType } from '../../devices/deviceTypes
 import type { ReadingType } from '../../devices/readingSchema.js';
 import type { Reading } from '../../devices/validateReading.js';
 import type { HubEvents } from '../events.js';
+import { ThrottledLog } from '../logThrottle.js';
 import type { EventLog } from '../realtime/eventLog.js';
 import type { RuleConfig } from '../rules/ruleConfig.js';
 import { addDays, localDate, minutesOfDay, zonedInstant } from '../rules/localTime.js';
@@ -51,9 +52,12 @@ export class Watchdog {
   /** Who was heard since the last tick, with what their client_status row needs if they have none yet. */
   private readonly dirtySeen = new Map<string, { kind: ClientKind; homeId: string }>();
   private readonly startedAt: number;
+  /** Every connect and disconnect while the disk is full: one line per 10 s, not one each. */
+  private readonly statusNotRecorded: ThrottledLog;
   private readonly lastSeenStmt;
 
   constructor(private readonly deps: WatchdogDeps) {
+    this.statusNotRecorded = new ThrottledLog(deps.log, 'error', 'status event not recorded');
     // An upsert: a device heard only through its gateway (the gateway publishes its readings, the
     // device no status of its own) has no row until now, and without one it would be "never
     // connected" after the next restart. Such a device is not `connected` itself (the default).
@@ -119,7 +123,7 @@ export class Watchdog {
       } else if (!this.gatewayOfflineSince.has(s.clientId)) {
         this.gatewayOfflineSince.set(s.clientId, s.at);
       }
-    }, (err) => { if (err) this.deps.log.error({ err }, 'status event not recorded'); });
+    }, (err) => { if (err) this.statusNotRecorded.write({ err, clientId: s.clientId }); });
   }
 
   /** Evaluates every time-based rule and claim deadline as of `now`. */
