@@ -40,7 +40,7 @@ export interface WatchdogDeps {
 
 export class Watchdog {
   private readonly lastSeen = new Map<string, number>();
-  private readonly lastMotion = new Map<string, number>();
+  private readonly lastMotion = new Map<string, number | null>();
   /**
    * Gateway id → when its offline episode began. By gateway, not by home: a home whose gateway is
    * replaced starts afresh, judged by the new one (never connected, counted from its provisioning);
@@ -48,13 +48,15 @@ export class Watchdog {
    */
   private readonly gatewayOfflineSince = new Map<string, number>();
   /** `${residentId}|${type}` → measurement time of the latest reading. */
-  private readonly lastMeasured = new Map<string, number>();
+  private readonly lastMeasured = new Map<string, number | null>();
   /** Who was heard since the last tick, with what their client_status row needs if they have none yet. */
   private readonly dirtySeen = new Map<string, { kind: ClientKind; homeId: string }>();
   private readonly startedAt: number;
   /** Every connect and disconnect while the disk is full: one line per 10 s, not one each. */
   private readonly statusNotRecorded: ThrottledLog;
   private readonly lastSeenStmt;
+  private readonly motionStmt;
+  private readonly measuredStmt;
 
   constructor(private readonly deps: WatchdogDeps) {
     this.statusNotRecorded = new ThrottledLog(deps.log, 'error', 'status event not recorded');
@@ -80,12 +82,26 @@ export class Watchdog {
         this.gatewayOfflineSince.set(r.client_id as string, this.startedAt);
       }
     }
-    for (const r of deps.db.prepare("SELECT home_id, max(ts) AS ts FROM readings WHERE type = 'motion' GROUP BY home_id").all() as Array<{ home_id: string; ts: number }>) {
-      this.lastMotion.set(r.home_id, r.ts);
-    }
-    for (const r of deps.db.prepare('SELECT resident_id, type, max(ts) AS ts FROM readings WHERE resident_id IS NOT NULL GROUP BY resident_id, type').all() as Array<{ resident_id: string; type: string; ts: number }>) {
-      this.lastMeasured.set(`${r.resident_id}|${r.type}`, r.ts);
-    }
+    // A home's last motion and a resident's last measurement of a type are read when first needed, one
+    // index probe each (migration 14; readings_resident_type_ts), not by scanning the journal at start:
+    // at 30 M rows those two scans held the hub's start 4 s warm, 21 s cold (bench/restart.ts).
+    this.motionStmt = deps.db.prepare<[string], number | null>("SELECT max(ts) FROM readings WHERE type = 'motion' AND home_id = ?").pluck();
+    this.measuredStmt = deps.db.prepare<[string, string], number | null>('SELECT max(ts) FROM readings WHERE resident_id = ? AND type = ?').pluck();
+  }
+
+  /** When the home's motion sensors last saw someone (null: never). */
+  private motionAt(homeId: string): number | null {
+    let at = this.lastMotion.get(homeId);
+    if (at === undefined) this.lastMotion.set(homeId, (at = this.motionStmt.get(homeId) ?? null));
+    return at;
+  }
+
+  /** When the resident last measured `type` (null: never). */
+  private measuredAt(residentId: string, type: string): number | null {
+    const key = `${residentId}|${type}`;
+    let at = this.lastMeasured.get(key);
+    if (at === undefined) this.lastMeasured.set(key, (at = this.measuredStmt.get(residentId, type) ?? null));
+    return at;
   }
 
   /** Inside the readings' transaction: note who was heard, and clear what their arrival ends. */
@@ -94,13 +110,13 @@ export class Watchdog {
     const missed = this.deps.engine.hasOpen('reading_missed');
     for (const r of readings) {
       this.seen(r.deviceId, r.receivedAt, 'device', r.homeId);
+      // Loaded first: an older reading (a meter syncing its memory) must not replace a newer stored time.
       if (r.type === 'motion') {
-        this.lastMotion.set(r.homeId, Math.max(this.lastMotion.get(r.homeId) ?? 0, r.ts));
+        this.lastMotion.set(r.homeId, Math.max(this.motionAt(r.homeId) ?? 0, r.ts));
         if (this.deps.engine.hasOpen('no_activity')) this.clear(`home:${r.homeId}:no_activity`, r.receivedAt);
       }
       if (r.residentId) {
-        const key = `${r.residentId}|${r.type}`;
-        if (r.ts > (this.lastMeasured.get(key) ?? 0)) this.lastMeasured.set(key, r.ts);
+        if (r.ts > (this.measuredAt(r.residentId, r.type) ?? 0)) this.lastMeasured.set(`${r.residentId}|${r.type}`, r.ts);
         if (missed && !this.stillMissed(r.residentId, r.type, r.receivedAt)) this.clear(missedKey(r.residentId, r.type), r.receivedAt);
       }
     }
@@ -200,7 +216,7 @@ export class Watchdog {
       if (d.type === 'motion_sensor') watchedSince.set(d.homeId, Math.min(watchedSince.get(d.homeId) ?? Infinity, d.createdAt));
     }
     for (const [homeId, provisionedAt] of watchedSince) {
-      const lastMotionAt = this.lastMotion.get(homeId) ?? Math.max(provisionedAt, this.startedAt);
+      const lastMotionAt = this.motionAt(homeId) ?? Math.max(provisionedAt, this.startedAt);
       const match = noActivity({ lastMotionAt, now, tz: this.deps.tz }, this.deps.config);
       if (match) this.raise(`home:${homeId}:no_activity`, match, { homeId, residentId: null, deviceId: null }, now, lastMotionAt);
     }
@@ -209,7 +225,7 @@ export class Watchdog {
   private schedules(now: number): void {
     for (const [residentId, info] of this.deps.directory.allResidentInfos()) {
       for (const schedule of info.schedule) {
-        const lastReadingAt = this.lastMeasured.get(`${residentId}|${schedule.type}`) ?? null;
+        const lastReadingAt = this.measuredAt(residentId, schedule.type);
         const match = readingMissed({ schedule: { type: schedule.type as ReadingType, time: schedule.time }, lastReadingAt, now, tz: this.deps.tz, since: info.createdAt }, this.deps.config);
         if (match) this.raise(missedKey(residentId, schedule.type), match, { homeId: info.homeId, residentId, deviceId: null }, now, this.latestMissedSlot(schedule.time, now));
       }
@@ -246,7 +262,7 @@ export class Watchdog {
     const info = this.deps.directory.residentInfo(residentId);
     const schedule = info?.schedule.find((s) => s.type === type);
     if (!info || !schedule) return false;
-    const lastReadingAt = this.lastMeasured.get(`${residentId}|${type}`) ?? null;
+    const lastReadingAt = this.measuredAt(residentId, type);
     return readingMissed({ schedule: { type: type as ReadingType, time: schedule.time }, lastReadingAt, now, tz: this.deps.tz, since: info.createdAt }, this.deps.config) !== null;
   }
 
