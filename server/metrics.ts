@@ -13,6 +13,14 @@ export class HubMetrics {
   readonly connectRefused = new Counter({
     name: 'anxin_mqtt_connect_refused_total', help: 'MQTT connections refused, by reason', labelNames: ['reason'] as const, registers: [this.registry],
   });
+  readonly mqttPacketsTooLarge = new Counter({
+    name: 'anxin_mqtt_packets_too_large_total', help: 'MQTT connections closed for a packet over the maximum packet size, by stage: before_sign_in, signed_in',
+    labelNames: ['stage'] as const, registers: [this.registry],
+  });
+  readonly mqttMessagesDropped = new Counter({
+    name: 'anxin_mqtt_messages_dropped_total', help: 'Messages (rejects, alerts) not sent to a client that was not reading its socket (send backlog over the cap), by topic',
+    labelNames: ['topic'] as const, registers: [this.registry],
+  });
   readonly homeAlertsResent = new Counter({
     name: 'anxin_home_alerts_resent_total', help: 'Unresolved alerts sent to a gateway as they stand when it subscribed to its home\'s alerts', registers: [this.registry],
   });

@@ -9,12 +9,17 @@
  * MQTT 3.1.1 and 5: aedes 2 (pinned at 2.0.0-beta.1; the 1.x line has no
  * MQTT 5). The hook signatures are those of 1.x; return codes given as 3.1.1
  * codes are answered to an MQTT 5 client as the matching reason codes.
+ *
+ * What a client can make the hub hold is bounded: a packet by MAX_PACKET_BYTES (refused at
+ * its fixed header, before sign-in too), what waits to be sent to it by SEND_BACKLOG_BYTES
+ * (`forward`): a client that stops reading its socket neither grows the hub nor slows others.
  */
-import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { MAX_BATCH_READINGS, MAX_READING_BYTES } from '../../devices/readingSchema.js';
 import type { Topics } from '../../devices/topics.js';
 import { needsRehash, unusableHash, verifySecret } from '../auth/secrets.js';
 import type { EventBus } from '../events.js';
@@ -54,6 +59,38 @@ export interface BrokerDeps {
 /** CONNACK return codes of MQTT 3.1.1 §3.2.2.3. */
 const CONNACK = { identifierRejected: 2, serverUnavailable: 3, badCredentials: 4, notAuthorized: 5 } as const;
 
+/**
+ * Largest MQTT packet the hub reads, whole (fixed header included): the largest publish it can
+ * accept, a batch of MAX_BATCH_READINGS readings of MAX_READING_BYTES (SPEC §2–3), plus 64 KiB
+ * for its topic, packet id and MQTT 5 properties. A CONNECT with credentials and a will is far
+ * smaller. aedes refuses a larger packet as soon as its fixed header declares the length, before
+ * sign-in too (client.js `nextBatch`): the connection is closed (MQTT 3.1.1 has nothing better);
+ * an MQTT 5 client is told this size in CONNACK and, once connected, gets DISCONNECT 0x95
+ * (MQTT-3.2.2-15). aedes' default is 0: no limit, so any socket could make the hub buffer 256 MB.
+ */
+export const MAX_PACKET_BYTES = MAX_READING_BYTES * MAX_BATCH_READINGS + 64 * 1024;
+
+/**
+ * Bytes that may wait in a client's socket (beyond what the kernel holds) before the hub stops
+ * sending it messages (rejects, alerts): a client over it is not reading, and is not owed every
+ * message (see `forward`). A gateway's default uplink has at most 8 publishes of 500 readings
+ * awaiting PUBACKs (gateway/config.ts `maxInFlight`, `batchSize`): 4,000 rejects of at most
+ * ~320 bytes, 1.3 MB, so one that reads its socket, however slow its link, loses none.
+ */
+export const SEND_BACKLOG_BYTES = 2 * 1024 * 1024;
+
+/** At most one line a minute per client that is not reading, with how many messages it was not sent. */
+const STALL_LOG_MS = 60_000;
+
+/** Messages a client was not sent (see `forward`). */
+interface Stall {
+  /** When its current run of drops began; null while it keeps up. */
+  since: number | null;
+  /** Not sent since the last line logged. */
+  dropped: number;
+  loggedAt: number;
+}
+
 export class HubBroker {
   private aedes!: Aedes;
   private tcp: Server | null = null;
@@ -74,6 +111,11 @@ export class HubBroker {
   private forgets = 0;
   private readonly forgottenAt = new Map<string, number>();
   private readonly signInStartedAt = new WeakMap<Client, number>();
+  /** Bytes passed to aedes per client in this turn: aedes writes them on a later setImmediate. */
+  private readonly forwardedThisTurn = new Map<Client, number>();
+  private readonly stalls = new WeakMap<Client, Stall>();
+  /** Each client's address, read when it connected: aedes destroys a socket before reporting why. */
+  private readonly addresses = new WeakMap<Client, string>();
 
   constructor(private readonly deps: BrokerDeps) {
     this.limiter = new ConnectLimiter({ burst: deps.connectBurst, perSecond: deps.connectPerSecond, now: deps.now });
@@ -82,8 +124,18 @@ export class HubBroker {
   async start(): Promise<void> {
     const { metrics, log, ingest, directory, events } = this.deps;
     this.aedes = await Aedes.createBroker({
-      // Readings wait for their group commit inside authorizePublish; let many be in flight.
-      concurrency: 1000,
+      // No cap on messages in delivery at once (mqemitter `concurrency` 0). With a cap, each delivery
+      // to a client whose socket is full holds a slot until 'drain' or drainTimeout: one client that
+      // stops reading fills them all, every other publish waits in mqemitter's queue, and when its
+      // deliveries fail that queue is released by synchronous recursion (mqemitter.js `released` →
+      // `_do`), which overflows the stack and exits the hub (mcollina/mqemitter#204, unfixed).
+      // Deliveries are bounded per client instead, by `forward` (authorizeForward).
+      concurrency: 0,
+      // aedes' default, stated: a client that reads nothing for a minute is disconnected. Not shorter:
+      // `forward` already bounds what it holds, and a slow gateway link should not be cut and resend its backlog.
+      drainTimeout: 60_000,
+      maximumPacketSize: MAX_PACKET_BYTES,
+      authorizeForward: (client, packet) => this.forward(client, packet),
       preConnect: (client, _packet, cb) => {
         const address = remoteAddress(client);
         const verdict = this.limiter.attempt(address);
@@ -155,11 +207,84 @@ export class HubBroker {
       }
       connectionChanged(client, true);
     });
-    this.aedes.on('clientDisconnect', (client) => connectionChanged(client, false));
+    this.aedes.on('clientDisconnect', (client) => {
+      this.droppedUntilGone(client);
+      connectionChanged(client, false);
+    });
     this.aedes.on('subscribe', (subs, client) => this.tellHomeItsAlerts(subs, client));
-    this.aedes.on('clientError', (client, err) => log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error'));
-    this.aedes.on('connectionError', (client, err) => log.debug({ address: remoteAddress(client), err: err.message }, 'mqtt connection error'));
+    this.aedes.on('clientError', (client, err) => {
+      if (!this.packetTooLarge(client, err)) log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error');
+    });
+    this.aedes.on('connectionError', (client, err) => {
+      if (!this.packetTooLarge(client, err)) log.debug({ address: remoteAddress(client), err: err.message }, 'mqtt connection error');
+    });
     this.sweepTimer = setInterval(() => this.limiter.sweep(), 60_000).unref();
+  }
+
+  /**
+   * aedes' authorizeForward, for every message the hub sends a client (rejects and alerts: the only
+   * topics a client may subscribe to, and only the hub publishes there). A client whose socket holds
+   * more than SEND_BACKLOG_BYTES is not reading it: the message is not sent (counted, logged once a
+   * minute per client, never per message), so what it costs the hub stays bounded while aedes'
+   * drainTimeout runs. Once it reads again it is sent what comes next; what it was not sent is lost
+   * (a refusal is still counted, logged and kept; a gateway is told where its home's alerts stand when it resubscribes).
+   */
+  private forward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    // aedes writes a forwarded message on a later setImmediate, so this turn's are not in writableLength yet.
+    const backlog = (client.conn.writableLength ?? 0) + (this.forwardedThisTurn.get(client) ?? 0);
+    // Once over the cap, under half of it before sending again: the kernel taking some bytes now
+    // and then does not make a client that is not reading flap between sent and dropped.
+    const stall = this.stalls.get(client);
+    if (backlog > (stall !== undefined && stall.since !== null ? SEND_BACKLOG_BYTES / 2 : SEND_BACKLOG_BYTES)) {
+      this.dropped(client, packet, backlog);
+      return null;
+    }
+    if (stall) stall.since = null;
+    if (this.forwardedThisTurn.size === 0) setImmediate(() => this.forwardedThisTurn.clear());
+    this.forwardedThisTurn.set(client, (this.forwardedThisTurn.get(client) ?? 0) + packet.topic.length + packet.payload.length + 8);
+    return packet;
+  }
+
+  private dropped(client: Client, packet: AedesPublishPacket, backlog: number): void {
+    const kind = this.deps.topics.parse(packet.topic)?.kind;
+    this.deps.metrics.mqttMessagesDropped.inc({ topic: kind === 'deviceRejects' || kind === 'gatewayRejects' ? 'rejects' : kind === 'alerts' ? 'alerts' : 'other' });
+    const now = (this.deps.now ?? Date.now)();
+    let stall = this.stalls.get(client);
+    if (!stall) {
+      stall = { since: null, dropped: 0, loggedAt: -Infinity };
+      this.stalls.set(client, stall);
+    }
+    stall.since ??= now;
+    stall.dropped++;
+    if (now - stall.loggedAt < STALL_LOG_MS) return;
+    this.deps.log.warn(
+      { clientId: client.id, backlogBytes: backlog, dropped: stall.dropped, stalledForMs: now - stall.since },
+      'mqtt client is not reading its socket: messages to it are dropped while it does not',
+    );
+    stall.loggedAt = now;
+    stall.dropped = 0;
+  }
+
+  /** A client gone: what it was not sent since the last line, if anything. */
+  private droppedUntilGone(client: Client): void {
+    const stall = this.stalls.get(client);
+    if (!stall || stall.dropped === 0) return;
+    this.deps.log.warn({ clientId: client.id, dropped: stall.dropped }, 'mqtt client disconnected; messages to it dropped since the last line');
+  }
+
+  /**
+   * A packet over MAX_PACKET_BYTES (aedes closed the connection, or sent an MQTT 5 client DISCONNECT
+   * 0x95): one warn line and a count per connection (aedes rejects once per connection). True if it was that.
+   */
+  private packetTooLarge(client: Client | null, err: Error & { size?: number; maximumPacketSize?: number }): boolean {
+    if (err.maximumPacketSize === undefined) return false;
+    const stage = client && this.principals.has(client) ? 'signed_in' : 'before_sign_in';
+    this.deps.metrics.mqttPacketsTooLarge.inc({ stage });
+    this.deps.log.warn(
+      { clientId: client?.id ?? undefined, address: (client && this.addresses.get(client)) ?? remoteAddress(client), stage, declaredBytes: err.size, limitBytes: err.maximumPacketSize },
+      'mqtt packet too large: connection closed',
+    );
+    return true;
   }
 
   /** After the SUBACK: a gateway now subscribed to its home's `alerts` is sent where each unresolved alert stands. */
@@ -188,7 +313,7 @@ export class HubBroker {
 
   /** Starts the MQTT/TCP listener; resolves with the bound port. */
   listenTcp(port: number, host: string): Promise<number> {
-    const server = createServer((socket: Socket) => this.aedes.handle(socket));
+    const server = createServer((socket: Socket) => this.serve(socket));
     this.tcp = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -202,7 +327,7 @@ export class HubBroker {
    */
   listenTls(port: number, host: string, opts: Omit<TlsListenerOptions, 'log' | 'onSocket'>): Promise<number> {
     const listener = new TlsListener({
-      ...opts, log: this.deps.log, onSocket: (socket) => this.aedes.handle(socket),
+      ...opts, log: this.deps.log, onSocket: (socket) => this.serve(socket),
       onCertificate: (validTo) => this.deps.metrics.tlsCertificateExpiry.set(validTo / 1000),
     });
     this.tls = listener;
@@ -211,7 +336,12 @@ export class HubBroker {
 
   /** Serves one MQTT-over-WebSocket connection accepted by the HTTP server. */
   handleStream(stream: Duplex, req: IncomingMessage): void {
-    this.aedes.handle(stream, req as never);
+    this.serve(stream, req);
+  }
+
+  private serve(conn: Duplex, req?: IncomingMessage): void {
+    const client = this.aedes.handle(conn, req as never);
+    this.addresses.set(client, remoteAddress(client));
   }
 
   /** Publishes from the hub itself (rejects, alerts); in-process publishes skip the ACL. */

@@ -61,7 +61,7 @@ beforeAll(async () => {
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mountPoint], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`this test mounts a 64 MB tmpfs to fill it, which needs root (CAP_SYS_ADMIN): ${(err as Error).message}`);
+    throw new Error(`this test mounts a 64 MB tmpfs to fill it, which needs root (CAP_SYS_ADMIN): ${(err as Error).message}`, { cause: err });
   }
   dataDir = join(mountPoint, 'data');
   mkdirSync(dataDir);
