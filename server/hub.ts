@@ -110,7 +110,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
 
   // Alerts: the engine evaluates inside the readings' transaction (see SqliteReadingStore.onStored).
   const alerts = new AlertStore(db, writer);
-  const eventLog = new EventLog(db, writer);
+  const eventLog = new EventLog(db, writer, { log: log.child({ component: 'stream' }), metrics });
   const notifiers: Partial<Record<Channel, Notifier>> = {
     log: new LogNotifier(log.child({ component: 'notify' })),
     // SMS through the configured provider (ANXIN_SMS_PROVIDER); without one, a logging stand-in that reaches nobody.
@@ -170,7 +170,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     },
   });
   warnUnusableWebhooks(db, config, log);
-  const stream = new StreamHub(eventLog, directory, log.child({ component: 'stream' }), { sessions: users, now });
+  const stream = new StreamHub(eventLog, directory, log.child({ component: 'stream' }), { sessions: users, now, metrics });
 
   let ready = false;
   const ingest = new Ingest({

@@ -59,6 +59,20 @@ export class HubMetrics {
   readonly rulesErrors = new Counter({
     name: 'anxin_rules_errors_total', help: 'Batches of readings stored whose rules evaluation failed (a bug: page someone)', registers: [this.registry],
   });
+  readonly streamPushFailures = new Counter({
+    name: 'anxin_stream_push_failures_total', help: 'Commits whose events a live-stream listener failed to take (screens may have missed them: a bug, page someone)', registers: [this.registry],
+  });
+  readonly streamClientsClosed = new Counter({
+    name: 'anxin_stream_clients_closed_total', help: 'Dashboard stream sockets the hub closed so that they reconnect and resume, by reason: slow, replay_stalled, send_failed, replay_failed',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+  readonly streamResyncs = new Counter({
+    name: 'anxin_stream_resyncs_total', help: 'Resuming dashboards told to reload their lists instead of a replay, by reason: pruned, too_far_behind',
+    labelNames: ['reason'] as const, registers: [this.registry],
+  });
+  readonly streamReplayEvents = new Counter({
+    name: 'anxin_stream_replay_events_total', help: 'Events read from the durable log to replay to resuming dashboards (rows that left SQLite)', registers: [this.registry],
+  });
   readonly loginFailures = new Counter({
     name: 'anxin_login_failures_total', help: 'Failed web sign-ins', registers: [this.registry],
   });

@@ -2,9 +2,31 @@
  * The live stream for dashboards: WebSocket `/api/v1/stream` (SPEC §6). Each
  * client gets the events it may see, each with its `seq`. A client that sends
  * `{"resume": lastSeq}` first receives every event after lastSeq from the
- * durable log, in order, then live ones; the replay is synchronous, so no live
- * event can slip in between. Events older than the log's retention cannot be
- * replayed: the client is told `{"type":"resync"}` and reloads its lists.
+ * durable log, in order, then `resumed`, then live ones. Events older than the
+ * log's retention cannot be replayed: the client is told `{"type":"resync"}`
+ * and reloads its lists.
+ *
+ * A replay must not stall the hub: a console asleep for hours resumes from a
+ * seq millions of readings back (readings are never pruned by default, and a
+ * city's hub stores hundreds a second). So the replay reads the log a page at
+ * a time, each page walking at most {@link REPLAY_WINDOW} seqs, and between
+ * pages it gives the event loop back and waits while the socket holds more
+ * than {@link REPLAY_BUFFER_BYTES} unsent (a client that stops reading is
+ * closed with 1013 after {@link REPLAY_STALL_MS}: it resumes when it can). A
+ * replay of more than {@link MAX_REPLAY_EVENTS} events is not made at all:
+ * the client is told `resync` (`reason: "too_far_behind"`) and then streams
+ * live, which the dashboard answers by reloading its lists (the unresolved
+ * alerts over REST, read after the hub said resync, so nothing committed
+ * before the live events is missed; its panels refetch on reconnecting). For
+ * a client that gets every event the bound is known before reading (the seqs
+ * between its last and the latest); for one whose readings are narrowed
+ * (below) it is counted as the pages are sent, and the walk itself is bounded
+ * by {@link MAX_REPLAY_SCAN} seqs.
+ *
+ * Events committed during a replay are not sent live to that client (nor
+ * held): the replay reads on up to the latest published seq, and the client
+ * goes live in the same turn of the event loop as the read that reached it,
+ * so every event arrives once, in seq order, the replayed ones before the live.
  *
  * A client can only send `resume` after `hello`, one round trip after the hub
  * took its socket. Live events committed in that window are held, not sent:
@@ -20,12 +42,20 @@
  * `resume`, for the replay too): from then on it gets `reading` events only of
  * those residents and of readings in those homes; `{"watch": null}` restores
  * every reading it may see, the default (SPEC §6). Alerts and device status
- * are never filtered. A reading nobody watches is never serialised.
+ * are never filtered. A reading nobody watches is never serialised, and a
+ * replay reads from SQLite only the readings the client may get (its watch, a
+ * doctor's patients; an admin none).
  *
  * Cost per event, which a busy hub pays for every stored reading: each event
  * is serialised once for all the clients that may see it, and the messages of
  * one commit go to a client's socket in one write (the socket is corked around
- * them) instead of one system call each.
+ * them) instead of one system call each. A replayed event is sent as the JSON
+ * the log holds, never parsed for that.
+ *
+ * One commit may hold hundreds of thousands of events (gateways flushing their
+ * backlogs, 500 readings a publish): they are never spread into a call's
+ * arguments (V8 throws past ~125k), and a client whose push fails is closed
+ * with 1013 (it resumes) without the others missing anything.
  *
  * A socket is bound to the session that opened it, and lives no longer. When
  * the session ends the hub stops sending and closes the socket with
@@ -45,9 +75,10 @@
 import type { Logger } from 'pino';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { HubMetrics } from '../metrics.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import { isCallCenter, type Session, type User } from '../store/userStore.js';
-import type { EventLog, StreamEvent } from './eventLog.js';
+import type { EventLog, ReadingScope, StreamEvent } from './eventLog.js';
 
 interface Subscriber {
   socket: WebSocket;
@@ -59,9 +90,13 @@ interface Subscriber {
   patients: Set<string> | null;
   /** Which residents' and homes' readings it wants; null: every reading it may see. */
   watch: Watch | null;
-  /** Live events held while the client may still resume (see the top of this file); null once live. */
-  held: StreamEvent[] | null;
+  /** Live events held while the client may still resume (see the top of this file), one array per commit as committed (never copied); null once not. */
+  held: StreamEvent[][] | null;
   grace: NodeJS.Timeout | null;
+  /** The replay running for it (live events are not sent meanwhile: it reads them from the log); null when none. */
+  replay: object | null;
+  /** Its unsent bytes at the last sweep, when over MAX_BUFFERED_BYTES (see checkBuffers). */
+  bufferedAtSweep: number | null;
 }
 
 interface Watch {
@@ -69,10 +104,33 @@ interface Watch {
   homes: Set<string>;
 }
 
+/** Events read from the log, and sent, per page of a replay. */
 const REPLAY_PAGE = 1000;
+/**
+ * Most seqs one page of a replay walks, found or not: a client narrowed to one
+ * resident makes SQLite skip the others' readings, well under a microsecond
+ * each, so one page costs a few milliseconds of the event loop (3 ms measured).
+ */
+export const REPLAY_WINDOW = 20_000;
+/**
+ * A resume that would replay more events than this is answered `resync`. 50,000
+ * reading events are 12 MB of JSON and a second or two of a browser's time; at
+ * 200 readings a second they are four minutes of a city's stream, so a network
+ * drop or a hub restart is replayed exactly, and a console asleep for longer
+ * reloads its lists (one REST call), which costs the hub and the browser less
+ * and loses no alert.
+ */
+export const MAX_REPLAY_EVENTS = 50_000;
+/** Most seqs a narrowed replay walks (measured: 1M seqs of readings, 0.12-0.17 s of SQLite's time, in pages of 3 ms): further back, `resync`. */
+export const MAX_REPLAY_SCAN = 2_000_000;
+/** A replay sends its next page only once its socket holds less than this unsent. */
+export const REPLAY_BUFFER_BYTES = 1024 * 1024;
+/** A client whose socket stays above {@link REPLAY_BUFFER_BYTES} this long during its replay is closed with 1013. */
+export const REPLAY_STALL_MS = 10_000;
+const REPLAY_POLL_MS = 20;
 /** Most residents, and most homes, one client may watch. */
 export const MAX_WATCHED = 500;
-/** A client this far behind on its socket buffer is cut off rather than let memory grow. */
+/** A client this far behind on its socket buffer is cut off rather than let memory grow (at each commit and each sweep). */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** How long after `hello` a client may still resume before live events flow: one round trip, generously (a console busy loading). */
 export const DEFAULT_RESUME_GRACE_MS = 500;
@@ -87,6 +145,7 @@ export interface StreamHubOptions {
   now: () => number;
   resumeGraceMs?: number;
   sessionSweepMs?: number;
+  metrics?: Pick<HubMetrics, 'streamClientsClosed' | 'streamResyncs' | 'streamReplayEvents'>;
 }
 
 export class StreamHub {
@@ -95,6 +154,7 @@ export class StreamHub {
   private readonly now: () => number;
   private readonly resumeGraceMs: number;
   private readonly sweep: NodeJS.Timeout;
+  private readonly metrics: StreamHubOptions['metrics'];
 
   constructor(
     private readonly log: EventLog,
@@ -105,7 +165,11 @@ export class StreamHub {
     this.sessions = opts.sessions;
     this.now = opts.now;
     this.resumeGraceMs = opts.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS;
-    this.sweep = setInterval(() => this.checkSessions(), opts.sessionSweepMs ?? DEFAULT_SESSION_SWEEP_MS);
+    this.metrics = opts.metrics;
+    this.sweep = setInterval(() => {
+      this.checkSessions();
+      this.checkBuffers();
+    }, opts.sessionSweepMs ?? DEFAULT_SESSION_SWEEP_MS);
     this.sweep.unref();
     log.onCommitted((events) => this.broadcast(events));
   }
@@ -126,7 +190,7 @@ export class StreamHub {
       return;
     }
     const { user, expiresAt } = session;
-    const sub: Subscriber = { socket, user, token, expiresAt, patients: null, watch: null, held: [], grace: null };
+    const sub: Subscriber = { socket, user, token, expiresAt, patients: null, watch: null, held: [], grace: null, replay: null, bufferedAtSweep: null };
     sub.grace = setTimeout(() => this.goLive(sub), this.resumeGraceMs);
     sub.grace.unref();
     this.subscribers.add(sub);
@@ -150,6 +214,7 @@ export class StreamHub {
     clearInterval(this.sweep);
     for (const s of this.subscribers) {
       if (s.grace) clearTimeout(s.grace);
+      s.replay = null;
       s.socket.close(1001, 'hub shutting down');
     }
     this.subscribers.clear();
@@ -157,7 +222,25 @@ export class StreamHub {
 
   private drop(sub: Subscriber): void {
     if (sub.grace) clearTimeout(sub.grace);
+    sub.replay = null;
     this.subscribers.delete(sub);
+  }
+
+  /** Closes a socket the hub cannot serve now; the client reconnects and resumes (any code but SESSION_ENDED). */
+  private shut(sub: Subscriber, code: number, why: string, reason: string): void {
+    this.drop(sub);
+    sub.held = null;
+    this.metrics?.streamClientsClosed.inc({ reason });
+    try {
+      sub.socket.close(code, why);
+    } catch {
+      sub.socket.terminate();
+    }
+  }
+
+  private tooSlow(sub: Subscriber): void {
+    this.logger.warn({ username: sub.user.username, buffered: sub.socket.bufferedAmount }, 'stream client too slow; closing it (it will resume)');
+    this.shut(sub, 1013, 'too slow; reconnect and resume', 'slow');
   }
 
   /** The session is over: send nothing more, and tell the client to sign in again rather than reconnect. */
@@ -191,13 +274,37 @@ export class StreamHub {
     }
   }
 
+  /**
+   * The sweep's other half: a live client that stopped reading after a big commit is otherwise checked
+   * only at the next commit, and a quiet hub may have none for a while. One still reading a big commit
+   * (200,000 events are 50 MB) is left to it: closed only when over the cap at two sweeps in a row
+   * without having taken anything in between. Its buffer is released when it closes.
+   */
+  private checkBuffers(): void {
+    for (const sub of this.subscribers) {
+      const buffered = sub.replay ? 0 : sub.socket.bufferedAmount;
+      if (buffered > MAX_BUFFERED_BYTES && sub.bufferedAtSweep !== null && buffered >= sub.bufferedAtSweep) this.tooSlow(sub);
+      else sub.bufferedAtSweep = buffered > MAX_BUFFERED_BYTES ? buffered : null;
+    }
+  }
+
   /** No resume came in time: send what was held, then everything as it commits. */
   private goLive(sub: Subscriber): void {
     if (sub.grace) clearTimeout(sub.grace);
     sub.grace = null;
     const held = sub.held ?? [];
     sub.held = null;
-    if (held.length > 0 && this.current(sub)) this.sendEvents(sub, held);
+    if (held.length === 0 || !this.current(sub)) return;
+    try {
+      for (const events of held) this.sendEvents(sub, events);
+    } catch (err) {
+      this.pushFailed(sub, err, held.reduce((n, events) => n + events.length, 0));
+    }
+  }
+
+  private pushFailed(sub: Subscriber, err: unknown, events: number): void {
+    this.logger.error({ err, username: sub.user.username, events }, 'stream push to a client failed; closing it (it will resume)');
+    this.shut(sub, 1013, 'stream error; reconnect and resume', 'send_failed');
   }
 
   private onMessage(sub: Subscriber, raw: string): void {
@@ -260,56 +367,148 @@ export class StreamHub {
     if (sub.grace) clearTimeout(sub.grace);
     sub.grace = null;
     sub.held = null;
-    const resync = (pruned: number) => this.send(sub, { type: 'resync', oldestSeq: pruned + 1, message: 'events before oldestSeq are no longer kept; reload lists' });
-    const pruned = this.log.prunedThrough();
-    if (after < pruned) resync(pruned);
+    // A newer resume, the socket's end or the session's abandons this one (see `replaying`).
+    const run = {};
+    sub.replay = run;
+    this.replayPages(sub, run, after).catch((err: unknown) => {
+      if (sub.replay !== run) return;
+      this.logger.error({ err, username: sub.user.username, after }, 'stream replay failed; closing the socket (it will resume)');
+      this.shut(sub, 1011, 'replay failed; reconnect and resume', 'replay_failed');
+    });
+  }
+
+  /** Pages of the log after `after`, then live (see the top of this file). The first page is sent before the first await. */
+  private async replayPages(sub: Subscriber, run: object, after: number): Promise<void> {
+    let pruned = this.log.prunedThrough();
+    // Said with the first page: a client too far behind is told resync once, not twice.
+    let prunedBefore = after < pruned;
     let cursor = after;
+    let sent = 0;
     for (;;) {
-      const page = this.log.since(cursor, REPLAY_PAGE);
-      this.sendEvents(sub, page);
-      if (page.length < REPLAY_PAGE) break;
-      cursor = page[page.length - 1]!.seq;
+      if (!this.replaying(sub, run)) return;
+      const latest = this.log.latestSeq();
+      const scope = this.readingScope(sub);
+      const tooFar = sent > MAX_REPLAY_EVENTS
+        || (scope === 'all' ? sent + (latest - cursor) > MAX_REPLAY_EVENTS : latest - after > MAX_REPLAY_SCAN);
+      if (tooFar) {
+        this.logger.info({ username: sub.user.username, after, latest, sent }, 'stream client too far behind to replay; told to resync');
+        this.resync(sub, latest, 'too_far_behind');
+        this.replayed(sub);
+        return;
+      }
+      if (prunedBefore) {
+        this.resync(sub, pruned, 'pruned');
+        prunedBefore = false;
+      }
+      const upTo = Math.min(latest, cursor + REPLAY_WINDOW);
+      const page = this.log.since(cursor, REPLAY_PAGE, { upTo, readings: scope });
+      this.metrics?.streamReplayEvents.inc(page.length);
+      sent += this.sendEvents(sub, page);
+      // The journal's retention prunes on the writer thread's own connection: a chunk committed before
+      // this read may have taken an event this client had not seen and the replay did not send.
+      const prunedNow = this.log.prunedThrough();
+      if (prunedNow > pruned) {
+        if (prunedNow > cursor) this.resync(sub, prunedNow, 'pruned');
+        pruned = prunedNow;
+      }
+      // A full page may stop short of upTo; a shorter one read everything up to it.
+      cursor = page.length === REPLAY_PAGE ? page[page.length - 1]!.seq : upTo;
+      // No await since the read: nothing was published in between, so the next event is a live one.
+      if (cursor >= this.log.latestSeq()) {
+        this.replayed(sub);
+        return;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!(await this.drained(sub, run))) return;
     }
-    // The journal's retention prunes on the writer thread's own connection: a chunk committed during
-    // the reads above may have taken an event this client had not seen and the replay did not send.
-    const prunedSince = this.log.prunedThrough();
-    if (prunedSince > pruned && after < prunedSince) resync(prunedSince);
+  }
+
+  private replaying(sub: Subscriber, run: object): boolean {
+    return sub.replay === run && this.current(sub) && sub.socket.readyState === sub.socket.OPEN;
+  }
+
+  /** The replay is over: live from here. */
+  private replayed(sub: Subscriber): void {
+    sub.replay = null;
     this.send(sub, { type: 'resumed', seq: this.log.latestSeq() });
+  }
+
+  private resync(sub: Subscriber, through: number, reason: 'pruned' | 'too_far_behind'): void {
+    this.metrics?.streamResyncs.inc({ reason });
+    this.send(sub, {
+      type: 'resync', reason, oldestSeq: through + 1,
+      message: reason === 'pruned' ? 'events before oldestSeq are no longer kept; reload lists' : 'too many events missed to replay; reload lists (events from oldestSeq follow)',
+    });
+  }
+
+  /** Waits while the socket holds more than REPLAY_BUFFER_BYTES unsent; false if the replay is over (closed: stalled, or abandoned). */
+  private async drained(sub: Subscriber, run: object): Promise<boolean> {
+    // Real time, not the hub's clock (tests move that one).
+    const start = performance.now();
+    while (sub.socket.bufferedAmount > REPLAY_BUFFER_BYTES) {
+      if (!this.replaying(sub, run)) return false;
+      if (performance.now() - start > REPLAY_STALL_MS) {
+        this.logger.warn({ username: sub.user.username, buffered: sub.socket.bufferedAmount }, 'stream client stopped reading during its replay; closing it (it will resume)');
+        this.shut(sub, 1013, 'too slow; reconnect and resume', 'replay_stalled');
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, REPLAY_POLL_MS));
+    }
+    return this.replaying(sub, run);
+  }
+
+  /** Which readings a replay reads for this client: what `visible` could let through, no more. */
+  private readingScope(sub: Subscriber): ReadingScope {
+    const { role, username } = sub.user;
+    const { watch } = sub;
+    if (role === 'admin') return 'none';
+    if (isCallCenter(role)) return watch ? { residents: [...watch.residents], homes: [...watch.homes] } : 'all';
+    const patients = this.directory.residents({ doctor: username }).map((r) => r.id);
+    return watch ? { residents: patients.filter((id) => watch.residents.has(id)), homes: [...watch.homes] } : { residents: patients, homes: [] };
   }
 
   private broadcast(events: StreamEvent[]): void {
     // Each event's JSON, built for the first client that may see it and reused for the others.
     const texts: Array<string | undefined> = new Array(events.length);
     for (const sub of this.subscribers) {
-      if (!this.current(sub)) continue;
-      if (sub.held) {
-        sub.held.push(...events);
-        continue;
+      // One client's failure (a socket that throws) must not cost the others this commit.
+      try {
+        if (!this.current(sub)) continue;
+        if (sub.held) {
+          sub.held.push(events);
+          continue;
+        }
+        if (sub.replay) continue;
+        if (sub.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          this.tooSlow(sub);
+          continue;
+        }
+        this.sendEvents(sub, events, texts);
+      } catch (err) {
+        this.pushFailed(sub, err, events.length);
       }
-      if (sub.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
-        this.logger.warn({ username: sub.user.username }, 'stream client too slow; closing it (it will resume)');
-        sub.socket.close(1013, 'too slow; reconnect and resume');
-        this.drop(sub);
-        continue;
-      }
-      this.sendEvents(sub, events, texts);
     }
   }
 
-  /** `texts[i]`, when given, caches the JSON of `events[i]` across clients. */
-  private sendEvents(sub: Subscriber, events: StreamEvent[], texts: Array<string | undefined> = new Array(events.length)): void {
+  /** Sends those of `events` this client may see; answers how many. `texts[i]`, when given, caches the JSON of `events[i]` across clients. */
+  private sendEvents(sub: Subscriber, events: StreamEvent[], texts: Array<string | undefined> = new Array(events.length)): number {
     sub.patients = null;
-    if (sub.socket.readyState !== sub.socket.OPEN) return;
+    if (sub.socket.readyState !== sub.socket.OPEN) return 0;
     // ws writes each message with its own corked write; corked here too, they leave in one.
     const raw = (sub.socket as unknown as { _socket?: Socket })._socket;
+    let sent = 0;
     raw?.cork();
     try {
-      events.forEach((e, i) => {
-        if (this.visible(sub, e)) sub.socket.send((texts[i] ??= JSON.stringify(wire(e))));
-      });
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i]!;
+        if (!this.visible(sub, e)) continue;
+        sub.socket.send((texts[i] ??= wire(e)));
+        sent += 1;
+      }
     } finally {
       raw?.uncork();
     }
+    return sent;
   }
 
   /**
@@ -336,6 +535,9 @@ export class StreamHub {
   }
 }
 
-function wire(e: StreamEvent) {
-  return { seq: e.seq, type: e.type, at: new Date(e.at).toISOString(), data: e.data };
+/** An event's message; one read back from the log keeps the data's JSON as the log holds it. */
+function wire(e: StreamEvent): string {
+  const at = new Date(e.at).toISOString();
+  if (e.dataJson === undefined) return JSON.stringify({ seq: e.seq, type: e.type, at, data: e.data });
+  return `{"seq":${e.seq},"type":${JSON.stringify(e.type)},"at":"${at}","data":${e.dataJson}}`;
 }

@@ -163,9 +163,14 @@ export class StreamClient {
         this.setState('connected');
         this.handlers.resumed?.(this.replayed);
         break;
-      case 'resync':
+      case 'resync': {
+        // Too far behind to replay: the lists are reloaded, and live events follow from oldestSeq. A
+        // reconnect before the next event must resume from there, not be told resync again.
+        const r = msg as { reason?: string; oldestSeq?: number };
+        if (r.reason === 'too_far_behind' && typeof r.oldestSeq === 'number') this.lastSeq = Math.max(this.lastSeq ?? 0, r.oldestSeq - 1);
         this.handlers.reload();
         break;
+      }
       default:
         break;
     }
