@@ -117,7 +117,8 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `${req.method} ${req.url} is not a route` }));
 
   app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, req) => {
-    ctx.broker.handleStream(createWebSocketStream(socket), req.raw);
+    // req.ip: the client behind a trusted proxy (ANXIN_TRUST_PROXY), which the broker limits and logs by.
+    ctx.broker.handleStream(createWebSocketStream(socket), req.raw, req.ip);
   });
 
   await app.register(healthRoutes(ctx));

@@ -137,7 +137,7 @@ export class HubBroker {
       maximumPacketSize: MAX_PACKET_BYTES,
       authorizeForward: (client, packet) => this.forward(client, packet),
       preConnect: (client, _packet, cb) => {
-        const address = remoteAddress(client);
+        const address = this.addressOf(client);
         const verdict = this.limiter.attempt(address);
         if (!verdict.ok) {
           metrics.connectRefused.inc({ reason: verdict.reason });
@@ -191,7 +191,7 @@ export class HubBroker {
       const at = (this.deps.now ?? Date.now)();
       directory.recordConnection(p.id, p.kind, p.homeId, online, at);
       events.emit('device.status', { clientId: p.id, kind: p.kind, homeId: p.homeId, online, at, source: 'connection' });
-      log.info({ clientId: p.id, kind: p.kind, address: remoteAddress(client) }, online ? 'mqtt client connected' : 'mqtt client disconnected');
+      log.info({ clientId: p.id, kind: p.kind, address: this.addressOf(client) }, online ? 'mqtt client connected' : 'mqtt client disconnected');
     };
     this.aedes.on('clientReady', (client) => {
       forgetConnectPacket(client);
@@ -201,7 +201,7 @@ export class HubBroker {
         // counts as connected, and with no principal its publishes are refused until it is gone.
         this.principals.delete(client);
         metrics.connectRefused.inc({ reason: 'forgotten_during_sign_in' });
-        log.warn({ clientId: p.id, address: remoteAddress(client) }, 'mqtt client signed out: its credential changed while it signed in');
+        log.warn({ clientId: p.id, address: this.addressOf(client) }, 'mqtt client signed out: its credential changed while it signed in');
         client.close();
         return;
       }
@@ -216,7 +216,7 @@ export class HubBroker {
       if (!this.packetTooLarge(client, err)) log.debug({ clientId: client?.id, err: err.message }, 'mqtt client error');
     });
     this.aedes.on('connectionError', (client, err) => {
-      if (!this.packetTooLarge(client, err)) log.debug({ address: remoteAddress(client), err: err.message }, 'mqtt connection error');
+      if (!this.packetTooLarge(client, err)) log.debug({ address: this.addressOf(client), err: err.message }, 'mqtt connection error');
     });
     this.sweepTimer = setInterval(() => this.limiter.sweep(), 60_000).unref();
   }
@@ -281,7 +281,7 @@ export class HubBroker {
     const stage = client && this.principals.has(client) ? 'signed_in' : 'before_sign_in';
     this.deps.metrics.mqttPacketsTooLarge.inc({ stage });
     this.deps.log.warn(
-      { clientId: client?.id ?? undefined, address: (client && this.addresses.get(client)) ?? remoteAddress(client), stage, declaredBytes: err.size, limitBytes: err.maximumPacketSize },
+      { clientId: client?.id ?? undefined, address: this.addressOf(client), stage, declaredBytes: err.size, limitBytes: err.maximumPacketSize },
       'mqtt packet too large: connection closed',
     );
     return true;
@@ -334,14 +334,23 @@ export class HubBroker {
     return listener.listen(port, host);
   }
 
-  /** Serves one MQTT-over-WebSocket connection accepted by the HTTP server. */
-  handleStream(stream: Duplex, req: IncomingMessage): void {
-    this.serve(stream, req);
+  /**
+   * Serves one MQTT-over-WebSocket connection accepted by the HTTP server. `address` is the client's
+   * as the HTTP side judged it (a trusted proxy's X-Forwarded-For, ANXIN_TRUST_PROXY), so devices
+   * behind a reverse proxy are limited each by its own address, not all by the proxy's.
+   */
+  handleStream(stream: Duplex, req: IncomingMessage, address?: string): void {
+    this.serve(stream, req, address);
   }
 
-  private serve(conn: Duplex, req?: IncomingMessage): void {
+  private serve(conn: Duplex, req?: IncomingMessage, address?: string): void {
     const client = this.aedes.handle(conn, req as never);
-    this.addresses.set(client, remoteAddress(client));
+    this.addresses.set(client, address ?? remoteAddress(client));
+  }
+
+  /** The client's address: as recorded when it connected (see `serve`), else its socket's peer. */
+  private addressOf(client: Client | null): string {
+    return (client && this.addresses.get(client)) ?? remoteAddress(client);
   }
 
   /** Publishes from the hub itself (rejects, alerts); in-process publishes skip the ACL. */
@@ -388,7 +397,7 @@ export class HubBroker {
 
   private async authenticate(client: Client, username: string | undefined, password: Buffer | undefined): Promise<Principal> {
     const { directory, metrics, log } = this.deps;
-    const address = remoteAddress(client);
+    const address = this.addressOf(client);
     const refuse = (code: number, reason: string, extra: object = {}): never => {
       metrics.connectRefused.inc({ reason });
       log.warn({ clientId: client.id, username, address, reason, ...extra }, 'mqtt sign-in refused');

@@ -9,6 +9,7 @@
  * HTTP on loopback (the proxy's address here).
  */
 import { rmSync } from 'node:fs';
+import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config.js';
@@ -69,6 +70,26 @@ describe('ANXIN_TRUST_PROXY=127.0.0.1 (nginx on the hub\'s host)', () => {
     expect(logs.find((l) => l.msg === 'sign-in refused: too many failed sign-ins')).toMatchObject({ address: '203.0.113.7', scope: 'address' });
     const requests = logs.filter((l) => l.msg === 'incoming request').map((l) => (l.req as { remoteAddress: string }).remoteAddress);
     expect(new Set(requests)).toEqual(new Set(['203.0.113.7', '203.0.113.8']));
+  });
+});
+
+/** An MQTT-over-WebSocket sign-in (a device on wss://…/mqtt) as nginx forwards it, with a secret that is wrong. */
+async function mqttOverWsFrom(port: number, from: string): Promise<void> {
+  const c = mqtt.connect(`ws://127.0.0.1:${port}/mqtt`, {
+    username: 'no-such-device', password: 'wrong', reconnectPeriod: 0, connectTimeout: 5000, wsOptions: { headers: { 'x-forwarded-for': from } },
+  });
+  await new Promise<void>((resolve) => {
+    c.once('error', () => resolve());
+    c.once('close', () => resolve());
+  });
+  c.end(true);
+}
+
+describe('MQTT over WebSocket behind the proxy', () => {
+  it('signs in, limits and logs a device by its forwarded address, not the proxy\'s', async () => {
+    await mqttOverWsFrom(behindProxy.hub.httpPort, '203.0.113.9');
+    const refused = logs.find((l) => l.msg === 'mqtt sign-in refused' && l.username === 'no-such-device');
+    expect(refused?.address).toBe('203.0.113.9');
   });
 });
 
