@@ -20,9 +20,10 @@ import { influxIngestPart } from './influxIngest.js';
 import { importStallPart } from './importStall.js';
 import { journalCostPart } from './journalCost.js';
 import { restartPart } from './restart.js';
+import { floodPart } from './flood.js';
 
 /** Every part, in the order a full run takes them. */
-const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, hubInfluxPart, journalCostPart, importStallPart, connectionsPart, capacityPart, restartPart];
+const PARTS: BenchPart[] = [ingestPart, alertsPart, influxIngestPart, hubInfluxPart, journalCostPart, importStallPart, connectionsPart, capacityPart, floodPart, restartPart];
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 

@@ -72,6 +72,39 @@ export interface AlertFilter {
 /** Most severe first. */
 const SEVERITY_ORDER = "CASE severity WHEN 'critical' THEN 0 WHEN 'urgent' THEN 1 WHEN 'warning' THEN 2 ELSE 3 END";
 
+/** The WHERE clause of a filter, with its named parameters; null when nothing can match. */
+function whereOf(f: AlertFilter): { sql: string; params: Record<string, unknown> } | null {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  const inList = (column: string, prefix: string, values: readonly string[]) => {
+    where.push(`${column} IN (${values.map((_, i) => `@${prefix}${i}`).join(', ')})`);
+    values.forEach((v, i) => (params[`${prefix}${i}`] = v));
+  };
+  if (f.states?.length) inList('state', 's', f.states);
+  if (f.severities?.length) inList('severity', 'v', f.severities);
+  if (f.since !== undefined) {
+    where.push('updated_at >= @since');
+    params.since = f.since;
+  }
+  if (f.escalatedTo !== undefined) {
+    where.push('escalated_to = @escalatedTo');
+    params.escalatedTo = f.escalatedTo;
+  }
+  if (f.residentIds) {
+    if (f.residentIds.length === 0) return null;
+    inList('resident_id', 'r', f.residentIds);
+  }
+  if (f.visibleTo) {
+    const ids = f.visibleTo.residentIds.map((v, i) => {
+      params[`p${i}`] = v;
+      return `@p${i}`;
+    });
+    params.visibleEscalatedTo = f.visibleTo.escalatedTo;
+    where.push(`(${ids.length ? `resident_id IN (${ids.join(', ')}) OR ` : ''}escalated_to = @visibleEscalatedTo)`);
+  }
+  return { sql: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
 const COLUMNS: Array<[keyof Alert, string, 'json' | 'bool' | 'plain']> = [
   ['id', 'id', 'plain'], ['dedupeKey', 'dedupe_key', 'plain'], ['homeId', 'home_id', 'plain'], ['residentId', 'resident_id', 'plain'],
   ['deviceId', 'device_id', 'plain'], ['rule', 'rule', 'plain'], ['severity', 'severity', 'plain'], ['state', 'state', 'plain'],
@@ -207,40 +240,21 @@ export class AlertStore {
   private unresolvedOfHomeStmt: Database.Statement | undefined;
 
   list(f: AlertFilter): Alert[] {
-    const where: string[] = [];
-    const params: Record<string, unknown> = { limit: f.limit ?? 500 };
-    const inList = (column: string, prefix: string, values: readonly string[]) => {
-      where.push(`${column} IN (${values.map((_, i) => `@${prefix}${i}`).join(', ')})`);
-      values.forEach((v, i) => (params[`${prefix}${i}`] = v));
-    };
-    if (f.states?.length) inList('state', 's', f.states);
-    if (f.severities?.length) inList('severity', 'v', f.severities);
-    if (f.since !== undefined) {
-      where.push('updated_at >= @since');
-      params.since = f.since;
-    }
-    if (f.escalatedTo !== undefined) {
-      where.push('escalated_to = @escalatedTo');
-      params.escalatedTo = f.escalatedTo;
-    }
-    if (f.residentIds) {
-      if (f.residentIds.length === 0) return [];
-      inList('resident_id', 'r', f.residentIds);
-    }
-    if (f.visibleTo) {
-      const ids = f.visibleTo.residentIds.map((v, i) => {
-        params[`p${i}`] = v;
-        return `@p${i}`;
-      });
-      params.visibleEscalatedTo = f.visibleTo.escalatedTo;
-      where.push(`(${ids.length ? `resident_id IN (${ids.join(', ')}) OR ` : ''}escalated_to = @visibleEscalatedTo)`);
-    }
+    const filter = whereOf(f);
+    if (!filter) return [];
     // Unresolved alerts are a work queue: when more match than the limit, the most severe come first,
     // so a flood of info alerts (a district's network outage) cannot push an unclaimed SOS off the list.
     const queue = f.states?.length && !f.states.includes('resolved');
     const order = `${queue ? `${SEVERITY_ORDER}, ` : ''}created_at DESC`;
-    const sql = `SELECT * FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT @limit`;
-    return (this.db.prepare(sql).all(params) as Array<Record<string, unknown>>).map(fromRow);
+    const sql = `SELECT * FROM alerts ${filter.sql} ORDER BY ${order} LIMIT @limit`;
+    return (this.db.prepare(sql).all({ ...filter.params, limit: f.limit ?? 500 }) as Array<Record<string, unknown>>).map(fromRow);
+  }
+
+  /** How many alerts match `f` (its `limit` aside): what a list cut at its limit leaves out. */
+  count(f: AlertFilter): number {
+    const filter = whereOf(f);
+    if (!filter) return 0;
+    return (this.db.prepare(`SELECT count(*) AS n FROM alerts ${filter.sql}`).get(filter.params) as { n: number }).n;
   }
 
   history(alertId: string): HistoryEntry[] {

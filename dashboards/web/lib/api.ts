@@ -4,7 +4,7 @@
  * session ended and the app returns to the sign-in page.
  */
 import type {
-  Alert, AlertDetail, Handoff, HomeDetail, HomeOverview, HubConfig, ImportResult, Kpi, Lang, Outcome, Reading, ReadingType,
+  Alert, AlertDetail, AlertPage, Handoff, HomeDetail, HomeOverview, HubConfig, ImportResult, Kpi, Lang, Outcome, Reading, ReadingType,
   Refusal, Resident, ResidentDetail, ResidentSummary, User, Credential, Home, UserAccount, UserChange,
 } from './types';
 import type { Device } from './types';
@@ -75,14 +75,18 @@ const q = (params: Record<string, string | number | undefined>) => {
   return str ? `?${str}` : '';
 };
 
+type AlertQuery = { state?: string; severity?: string; since?: string; limit?: number };
+const alertsPage = (params: AlertQuery = {}) => call<AlertPage>('GET', `/api/v1/alerts${q({ ...params, lang })}`);
+
 export const api = {
   login: (username: string, password: string) => call<{ token: string; user: User }>('POST', '/api/v1/auth/login', { username, password }),
   logout: () => call<{ ok: boolean }>('POST', '/api/v1/auth/logout'),
   me: () => call<{ user: User }>('GET', '/api/v1/auth/me'),
 
   config: () => call<HubConfig>('GET', '/api/v1/dashboard/config'),
-  alerts: (params: { state?: string; severity?: string; since?: string; limit?: number } = {}) =>
-    call<{ alerts: Alert[] }>('GET', `/api/v1/alerts${q({ ...params, lang })}`).then((r) => r.alerts),
+  alerts: (params: AlertQuery = {}) => alertsPage(params).then((r) => r.alerts),
+  /** The list with whether it was cut at `limit` and how many matched in all. */
+  alertsPage,
   alert: (id: string) => call<AlertDetail>('GET', `/api/v1/alerts/${id}${q({ lang })}`),
   ack: (id: string, note?: string) => call<{ alert: Alert }>('POST', `/api/v1/alerts/${id}/ack`, note ? { note } : {}),
   escalate: (id: string, target: 'doctor' | 'emergency', note?: string) =>

@@ -61,6 +61,10 @@ const M = {
   queueEmpty: ['当前没有待处理告警', 'No alerts waiting'],
   incident: ['事件', 'Incident'],
   alertsInIncident: ['{n} 条告警', '{n} alerts'],
+  queueTruncated: ['未解决告警共 {total} 条，本台仅载入最紧急的 {held} 条，其余 {rest} 条未载入', '{total} unresolved; the {held} most urgent are loaded, {rest} are not'],
+  queueHidden: ['另有 {n} 条告警未显示：', '{n} more not shown: '],
+  queueHiddenRule: ['（其中{rule} {n} 条）', ' ({rule}: {n})'],
+  queuePinned: ['已选中的告警（队列第 {n} 位）', 'Selected alert (number {n} in the queue)'],
   overdue: ['超时未认领', 'OVERDUE'],
   claimIn: ['{s} 秒内认领', 'claim within {s} s'],
   late: ['迟到数据', 'late'],
@@ -256,6 +260,9 @@ const M = {
   overdueFor: ['已超时 {d}', 'overdue {d}'],
   overdueClaimedAfter: ['超时 {d} 后认领', 'claimed {d} late'],
   openInConsole: ['查看 {title}', 'Open {title}'],
+  supervisorHidden: ['另有 {n} 条超时告警未显示：', '{n} more overdue not shown: '],
+  supervisorHiddenUnclaimed: ['，其中无人认领 {n} 条', '; unclaimed: {n}'],
+  supervisorPartial: ['仅计本台已载入的告警，可能更多', 'of the alerts loaded here; there may be more'],
   usersTitle: ['用户', 'Users'],
   usersHelp: ['更改角色或停用账号会立即结束该用户的登录。新用户通过批量导入添加。', 'Changing a role or disabling an account signs that person out at once. New users are added by the import.'],
   colName: ['姓名', 'Name'],
@@ -284,6 +291,14 @@ export type T = (id: MessageId, vars?: Record<string, string | number>) => strin
 export function translate(lang: Lang, id: MessageId, vars?: Record<string, string | number>): string {
   const text: string = M[id][lang === 'en' ? 1 : 0];
   return vars ? text.replace(/\{(\w+)\}/g, (_, k: string) => String(vars[k] ?? '')) : text;
+}
+
+const numberFormats = new Map<Lang, Intl.NumberFormat>();
+/** `2,300`: counts with digit grouping (a formatter made once per language; toLocaleString makes one per call). */
+export function formatCount(n: number, lang: Lang): string {
+  let f = numberFormats.get(lang);
+  if (!f) numberFormats.set(lang, (f = new Intl.NumberFormat(lang)));
+  return f.format(n);
 }
 
 export const LangContext = createContext<{ lang: Lang; setLang: (l: Lang) => void }>({ lang: 'zh-CN', setLang: () => {} });

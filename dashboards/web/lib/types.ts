@@ -71,6 +71,13 @@ export interface Alert {
   outcome: string | null;
 }
 
+/** `GET /api/v1/alerts`: `truncated` when more matched than `limit`; `total` how many matched in all (server/api/routes/alerts.ts). */
+export interface AlertPage {
+  alerts: Alert[];
+  truncated: boolean;
+  total: number;
+}
+
 /** Whether the doctor an alert was escalated to has been told (server/alerts/alertPresenter.ts). */
 export interface EscalationDelivery {
   state: 'pending' | 'delivered' | 'failed';

@@ -5,21 +5,35 @@
  * unlocked audio) and flashes until someone claims it, on every console.
  * A supervisor (shift lead) gets the same console plus what is overdue and
  * who holds it (SupervisorPanel).
+ *
+ * Built for an alarm flood (thousands of unresolved alerts): the queue is kept
+ * in order alert by alert (QueueIndex), only its head is drawn, the alarm and
+ * the counts come from running totals, and the per-second clock reaches only
+ * the parts that show a time (NowContext), so a new critical alert is on top
+ * as fast with 10,000 alerts held as with one.
  */
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Header, ConnectionBadge } from '../components/Header';
 import { KpiStrip } from '../components/KpiStrip';
 import { AlarmSound, type AudioState } from '../lib/alarm';
 import { api, ApiError } from '../lib/api';
 import { useDebounced, useHotkeys, useLoad, useNow, useReconnects } from '../lib/hooks';
 import { errorText, useI18n } from '../lib/i18n';
-import { buildQueue, doctorUnreached, needsAlarm, openBySeverity, queueOrder } from '../lib/queue';
+import { doctorUnreached, queueOrder } from '../lib/queue';
+import { memo, NowContext } from '../lib/render';
 import type { Alert, Handoff, Home, Outcome, Resident, User } from '../lib/types';
 import { useLiveAlerts } from '../lib/useLiveAlerts';
 import { AlertDetail, type ActionKind } from './operator/AlertDetail';
-import { AlertQueue } from './operator/AlertQueue';
+import { AlertQueue, QUEUE_DRAWN } from './operator/AlertQueue';
 import { EscalateDialog, HandoffDialog, HelpDialog, ResolveDialog, SHORTCUTS } from './operator/Dialogs';
 import { SupervisorPanel } from './operator/SupervisorPanel';
+
+/** A new urgent alert chimes once; more within this time add no chime. */
+const CHIME_GAP_MS = 2000;
+const DIRECTORY_RELOAD_GAP_MS = 3000;
+
+/** The selected alert's detail, redrawn when its own props change, not on every event of the flood around it. */
+const Detail = memo(AlertDetail);
 
 type DialogState =
   | { kind: 'doctor' | 'emergency' | 'resolve'; alert: Alert }
@@ -42,6 +56,8 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
   const alarm = useRef<AlarmSound | null>(null);
   alarm.current ??= new AlarmSound(setAudio);
   const selectedRef = useRef<Alert | null>(null);
+  const lastChime = useRef(0);
+  const lastDirectoryLoad = useRef(0);
   // A gateway flushing its backlog sends hundreds of readings at once: refetch once a second at most.
   const bumpReading = useDebounced(() => setReadingTick((n) => n + 1), 1000);
   const bumpDevice = useDebounced(() => setDeviceTick((n) => n + 1), 1000);
@@ -53,11 +69,19 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
 
   const live = useLiveAlerts({
     onAlertEvent: (a, created) => {
-      if (created && a.severity === 'urgent') alarm.current?.notify();
+      // One chime per burst: a flood of urgent alerts (a district's outage) must not ring thousands of times.
+      if (created && a.severity === 'urgent' && Date.now() - lastChime.current > CHIME_GAP_MS) {
+        lastChime.current = Date.now();
+        alarm.current?.notify();
+      }
       // A new critical alert takes the selection, unless the operator is on another critical one or in a dialog.
       const sel = selectedRef.current;
       if (created && a.severity === 'critical' && !dialog && !(sel && sel.severity === 'critical' && sel.state !== 'resolved')) setSelectedId(a.id);
-      if (residents.value && homes.value && ((a.residentId && !residentMap.has(a.residentId)) || !homeMap.has(a.homeId))) {
+      // An alert of a home enrolled since the directory loaded: load it again, at most every few seconds
+      // (a flood from a newly enrolled district would otherwise fetch the whole directory per alert).
+      if (residents.value && homes.value && ((a.residentId && !residentMap.has(a.residentId)) || !homeMap.has(a.homeId))
+        && Date.now() - lastDirectoryLoad.current > DIRECTORY_RELOAD_GAP_MS) {
+        lastDirectoryLoad.current = Date.now();
         residents.reload();
         homes.reload();
       }
@@ -78,8 +102,9 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
     if (homes.error) homes.reload();
   }, [reconnects]);
 
-  const incidents = useMemo(() => buildQueue(live.alerts.values(), now), [live.version, Math.floor(now / 5000)]);
-  const order = useMemo(() => queueOrder(incidents), [incidents]);
+  // What the queue draws; keyboard selection walks the same (the selected alert's incident stays drawn).
+  const view = useMemo(() => live.queue.view(QUEUE_DRAWN, selectedId), [live.version, selectedId]);
+  const order = useMemo(() => queueOrder(view.pinned ? [...view.drawn, view.pinned.incident] : view.drawn), [view]);
   const selected = (selectedId && live.alerts.get(selectedId)) || null;
   selectedRef.current = selected;
 
@@ -96,8 +121,8 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
     if (!selected || selected.state === 'resolved') setSelectedId(order[0]?.id ?? null);
   }, [order, selected?.state]);
 
-  // The alarm: on while a critical alert is unclaimed, or any alert overdue, once the shift has started.
-  const alarmNeeded = needsAlarm(live.alerts.values(), now);
+  // The alarm: on while a critical alert is unclaimed, or any alert overdue, once the shift has started (every alert held, drawn or not).
+  const alarmNeeded = live.queue.alarm(now);
   useEffect(() => {
     alarm.current!.set(shift && alarmNeeded);
   }, [shift, alarmNeeded]);
@@ -192,6 +217,13 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
     }
   };
 
+  // Stable for the memoised detail; calls the current `action`.
+  const actionRef = useRef(action);
+  actionRef.current = action;
+  const onAction = useCallback((k: ActionKind) => actionRef.current(k), []);
+  // A home-level alert asks every resident of the directory: once per selection, not per render.
+  const selectedNoDoctor = useMemo(() => (selected ? noDoctor(selected) : false), [selected, residents.value]);
+
   const openEscalate = (kind: 'doctor' | 'emergency', a: Alert) => {
     setDialogError(null);
     setDialog({ kind, alert: a });
@@ -211,7 +243,7 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
     l: () => setLang(lang === 'en' ? 'zh-CN' : 'en'),
   });
 
-  const open = openBySeverity(live.alerts.values());
+  const open = live.queue.bySeverity;
   return (
     <div class="page operator theme-dark" data-testid="operator-page">
       <Header page={props.user.role === 'supervisor' ? 'pageSupervisor' : 'pageOperator'} user={props.user} onSignOut={props.onSignOut}>
@@ -229,24 +261,28 @@ export function OperatorPage(props: { user: User; onSignOut: () => void }) {
       )}
       {alarmNeeded && (
         <div class="banner banner-alarm" role="alert" data-testid="alarm-banner">
-          {[...live.alerts.values()].some(doctorUnreached) ? t('alarmDoctorUnreached') : t('alarmSounding')}
+          {live.queue.doctorUnreached > 0 ? t('alarmDoctorUnreached') : t('alarmSounding')}
           {audio.sounding && <button type="button" class="btn btn-ghost" onClick={() => alarm.current?.mute(60_000)}>{t('mute')}</button>}
         </div>
       )}
-      {props.user.role === 'supervisor' && (
-        <SupervisorPanel alerts={live.alerts} version={live.version} now={now} residents={residentMap} homes={homeMap} onSelect={setSelectedId} />
-      )}
-      <main class="console">
-        <AlertQueue incidents={incidents} selectedId={selectedId} onSelect={setSelectedId} residents={residentMap} homes={homeMap} now={now} />
-        <div class="console-detail">
-          {selected ? (
-            <AlertDetail key={selected.id} alert={selected} now={now} readingTick={readingTick} deviceTick={deviceTick} reconnects={reconnects}
-              noDoctor={noDoctor(selected)} onAction={action} busy={busy} />
-          ) : (
-            <p class="empty-detail">{t('selectAlert')}</p>
-          )}
-        </div>
-      </main>
+      <NowContext.Provider value={now}>
+        {props.user.role === 'supervisor' && (
+          <SupervisorPanel alerts={live.alerts} version={live.version} now={now} residents={residentMap} homes={homeMap} onSelect={setSelectedId}
+            partial={live.coverage.truncated} />
+        )}
+        <main class="console">
+          <AlertQueue view={view} selectedId={selectedId} onSelect={setSelectedId} residents={residentMap} homes={homeMap}
+            total={live.coverage.total} held={live.coverage.held} />
+          <div class="console-detail">
+            {selected ? (
+              <Detail key={selected.id} alert={selected} now={now} readingTick={readingTick} deviceTick={deviceTick} reconnects={reconnects}
+                noDoctor={selectedNoDoctor} onAction={onAction} busy={busy} />
+            ) : (
+              <p class="empty-detail">{t('selectAlert')}</p>
+            )}
+          </div>
+        </main>
+      </NowContext.Provider>
       <footer class="shortcut-bar" aria-label={t('shortcuts')}>
         {SHORTCUTS.filter(([k]) => k !== 'Esc').map(([k, id]) => <span key={k}><kbd>{k}</kbd> {t(id)}</span>)}
       </footer>

@@ -65,6 +65,7 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
           200: Type.Object({
             alerts: Type.Array(AlertBody),
             truncated: Type.Boolean({ description: 'more alerts matched than `limit`; unresolved ones are cut from the least severe and oldest' }),
+            total: Type.Integer({ minimum: 0, description: 'how many alerts matched in all, `limit` aside (a doctor: of those they may see); more than the list holds when `truncated`' }),
           }),
           400: ErrorBody,
         },
@@ -82,13 +83,14 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
         ? { residentIds: directory.residents({ doctor: user.username }).map((r) => r.id), escalatedTo: user.username }
         : undefined;
       const limit = q.limit ?? 500;
-      // One more than asked tells whether the list was cut.
-      const found = ctx.alerts.list({ states: states as Alert['state'][], severities: severities as Alert['severity'][], since, visibleTo, limit: limit + 1 });
+      const filter = { states: states as Alert['state'][], severities: severities as Alert['severity'][], since, visibleTo };
+      // One more than asked tells whether the list was cut; only then is counting needed.
+      const found = ctx.alerts.list({ ...filter, limit: limit + 1 });
+      const truncated = found.length > limit;
       const lang = langOf(req);
-      return {
-        alerts: found.slice(0, limit).filter((a) => canSee(user, a)).map((a) => presentAlert(alertService.get(a.id) ?? a, lang)),
-        truncated: found.length > limit,
-      };
+      const alerts = found.slice(0, limit).filter((a) => canSee(user, a)).map((a) => presentAlert(alertService.get(a.id) ?? a, lang));
+      // A console told "2,000" while 6,000 are unresolved would not know what it is missing.
+      return { alerts, truncated, total: truncated ? ctx.alerts.count(filter) : alerts.length };
     });
 
     app.get('/api/v1/alerts/:id', {
