@@ -35,6 +35,13 @@ describe('secret hashes', () => {
     expect(password).toMatch(/^scrypt\$32768\$8\$3\$/);
     expect(await verifySecret('correct horse battery staple', password)).toBe(true);
     expect(needsRehash(password, 'password')).toBe(false);
+    // An unknown username is checked against a hash of the same scheme and parameters (one scrypt, as
+    // for a known one), which no password matches.
+    const unusable = unusableHash('password');
+    const shape = (h: string) => h.split('$').map((part, i) => (i < 4 ? part : Buffer.from(part, 'base64').length));
+    expect(shape(unusable)).toEqual(shape(password));
+    expect(unusable).not.toBe(unusableHash('password'));
+    expect(await verifySecret('correct horse battery staple', unusable)).toBe(false);
     const secret = generateSecret();
     const old = oldScryptHash(secret);
     expect(await verifySecret(secret, old)).toBe(true);
