@@ -86,8 +86,6 @@ interface Subscriber {
   /** The session that opened the socket; it closes when that session ends. */
   token: string;
   expiresAt: number;
-  /** A doctor's patients, refreshed on each use of a stale cache. */
-  patients: Set<string> | null;
   /** Which residents' and homes' readings it wants; null: every reading it may see. */
   watch: Watch | null;
   /** Live events held while the client may still resume (see the top of this file), one array per commit as committed (never copied); null once not. */
@@ -190,7 +188,7 @@ export class StreamHub {
       return;
     }
     const { user, expiresAt } = session;
-    const sub: Subscriber = { socket, user, token, expiresAt, patients: null, watch: null, held: [], grace: null, replay: null, bufferedAtSweep: null };
+    const sub: Subscriber = { socket, user, token, expiresAt, watch: null, held: [], grace: null, replay: null, bufferedAtSweep: null };
     sub.grace = setTimeout(() => this.goLive(sub), this.resumeGraceMs);
     sub.grace.unref();
     this.subscribers.add(sub);
@@ -463,7 +461,7 @@ export class StreamHub {
     const { watch } = sub;
     if (role === 'admin') return 'none';
     if (isCallCenter(role)) return watch ? { residents: [...watch.residents], homes: [...watch.homes] } : 'all';
-    const patients = this.directory.residents({ doctor: username }).map((r) => r.id);
+    const patients = [...this.directory.patientsOf(username)];
     return watch ? { residents: patients.filter((id) => watch.residents.has(id)), homes: [...watch.homes] } : { residents: patients, homes: [] };
   }
 
@@ -492,7 +490,6 @@ export class StreamHub {
 
   /** Sends those of `events` this client may see; answers how many. `texts[i]`, when given, caches the JSON of `events[i]` across clients. */
   private sendEvents(sub: Subscriber, events: StreamEvent[], texts: Array<string | undefined> = new Array(events.length)): number {
-    sub.patients = null;
     if (sub.socket.readyState !== sub.socket.OPEN) return 0;
     // ws writes each message with its own corked write; corked here too, they leave in one.
     const raw = (sub.socket as unknown as { _socket?: Socket })._socket;
@@ -526,8 +523,7 @@ export class StreamHub {
     // Only alerts carry an escalation; asking a reading would build its data (LazyEvent) for nothing.
     if (e.type !== 'reading' && (e.data.escalation as { to?: string } | null | undefined)?.to === username) return true;
     if (!e.residentId) return false;
-    sub.patients ??= new Set(this.directory.residents({ doctor: username }).map((r) => r.id));
-    return sub.patients.has(e.residentId);
+    return this.directory.patientsOf(username).has(e.residentId);
   }
 
   private send(sub: Subscriber, msg: object): void {

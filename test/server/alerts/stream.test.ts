@@ -6,7 +6,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, bp, eventsOf, listAlerts, MINUTE, send, startAlertHub, StreamClient, waitFor, type AlertHub, type StreamMessage } from './helpers.js';
+import { api, bp, district, eventsOf, listAlerts, MINUTE, send, startAlertHub, StreamClient, waitFor, type AlertHub, type StreamMessage } from './helpers.js';
 
 let h: AlertHub;
 let cuff: MqttClient;
@@ -143,6 +143,29 @@ describe('doctor stream', () => {
     expect(h.t.hub.ctx.eventLog.since(0, 10_000).some((e) => e.residentId === 'r-0001' && e.seq > (hello.seq as number))).toBe(true);
     expect((await listAlerts(h.t, h.tokens['dr-wang']!)).every((a) => a.residentId === 'r-0002')).toBe(true);
     again.close();
+  });
+
+  it('follows a patient handed to another doctor: the new doctor\'s open page carries them from then on, the old one\'s no longer', async () => {
+    const wang = await StreamClient.open(h.t, h.tokens['dr-wang']!);
+    const li = await StreamClient.open(h.t, h.tokens['dr-li']!);
+    const helloWang = await wang.next((m) => m.type === 'hello');
+    await li.next((m) => m.type === 'hello');
+    wang.send({ resume: helloWang.seq });
+    li.send({ resume: (await h.t.hub.ctx.eventLog.latestSeq()) });
+    await wang.next((m) => m.type === 'resumed');
+    await li.next((m) => m.type === 'resumed');
+    // The district's document again, r-0001 now dr-wang's (how patients move: the import).
+    const doc = district();
+    doc.homes[0]!.residents[0]!.doctor = 'dr-wang';
+    await h.t.importDoc(doc);
+    h.clock.advance(MINUTE);
+    await send(cuff, 'wh-0001', 'bp-0001', bp(201, 103), h.clock.now());
+    const reading = await wang.next((m) => m.type === 'reading' && (m.data as { residentId?: string }).residentId === 'r-0001', 'r-0001 on dr-wang\'s page');
+    await h.t.hub.ctx.writer.drain();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(eventsOf(li.messages).filter((e) => e.seq >= reading.seq!)).toEqual([]);
+    wang.close();
+    li.close();
   });
 });
 
