@@ -9,8 +9,10 @@
  *
  * 1. connect every client; RSS before and after gives memory per client;
  * 2. paced: the cuffs send `rate` readings/s in total (1 in `100 / abnormal-pct`
- *    abnormal), the kit its heartbeats; on the hub an operator console on
- *    `/api/v1/stream` times publish → `alert.created` / `alert.updated`;
+ *    abnormal), the kit its heartbeats; on the hub `consoles` screens on
+ *    `/api/v1/stream` (one operator by default; operators, supervisors and
+ *    doctors with more, see consoles.ts) time publish → `alert.created` /
+ *    `alert.updated`, each;
  * 3. saturating: the cuffs reconnect and send as fast as acknowledged
  *    (`window` in flight each), heartbeats going on: the throughput ratios.
  *
@@ -20,20 +22,24 @@
  * send the same readings in the same order.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
-import { httpJson } from '../test/helpers/process.js';
+import { freePort } from '../test/helpers/process.js';
 import { TARGET_ALERT_P99_MS } from './alerts.js';
 import type { BenchOutcome, BenchPart, Flags } from './benchPart.js';
 import type { FromSwarm, SwarmConnected, SwarmResult, ToSwarm } from './connectionClients.js';
+import {
+  addConsoleAccounts, ConsoleSet, consoleMix, FIRST_CONSOLE, HubProfiler,
+  type ConsolePlan, type ConsolesSummary, type HotSpots,
+} from './consoles.js';
 import { DISTURBED, machineCaveats, pct } from './ingest.js';
 import {
   fleet, fleetDocument, provisionHub, scrapeMetrics, startBareBroker, startHub, storeFiguresBetween,
   type Figure, type HubTarget, type IngestTarget, type ProvisionedHub,
 } from './ingestTargets.js';
-import { LoadGenerator, wallClockMs, type AbnormalSent, type LoadDevice, type LoadResult, type PacingFigures } from './loadGenerator.js';
+import { LoadGenerator, type LoadDevice, type LoadResult, type PacingFigures } from './loadGenerator.js';
 import { ensureMosquitto, startMosquitto } from './mosquittoBroker.js';
 import { cpuMeter, killChild, readRssBytes, summarizeLatency, windowCpuMeter, type LatencySummary, type WindowCpu } from './procStats.js';
 
@@ -41,10 +47,12 @@ import { cpuMeter, killChild, readRssBytes, summarizeLatency, windowCpuMeter, ty
 export const TARGET_INGEST_RATIO = 1.0;
 /** Heartbeat-only devices of a home, in this order (`--kit` takes the first n). */
 export const KIT = ['fall_sensor', 'sos_button', 'motion_sensor'] as const;
-const OPERATOR = 'bench-operator';
+/** The part's first (historical) console; more with `--consoles`. */
+const OPERATOR = FIRST_CONSOLE;
 /** Clients that sign in (and leave) before memory is read; the rest sign in for the first time when measured. */
 const WARM_CLIENTS = 32;
 const SWARM_SCRIPT = fileURLToPath(new URL('./connectionClients.ts', import.meta.url));
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,6 +77,16 @@ export interface CapacityParams {
    * with an alert selected; alerts still all).
    */
   console: 'all' | 'selected';
+  /**
+   * Screens on the hub's stream, each its own account and session: the first
+   * as `console` says, the rest a monitoring center's mix (consoles.ts:
+   * operators and supervisors each watching a resident, family doctors).
+   */
+  consoles: number;
+  /** Share of the consoles (after the first) that are doctors' pages, %. */
+  doctorPct: number;
+  /** A CPU profile of each hub run's paced and saturating windows (`--inspect`), into bench/results/. */
+  profile: boolean;
   /** Rounds of bare aedes and hub, alternating (bare, hub, then hub, bare, …): the machine's drift weighs on both. */
   rounds: number;
 }
@@ -84,12 +102,20 @@ export function capacityFleet(p: Pick<CapacityParams, 'homes' | 'cuffs' | 'kit'>
   return { cuffs, kit };
 }
 
-/** `fleetDocument` (a resident per cuff, the operator) with each home's kit added, unbound to a resident. */
-export function capacityDocument(cuffs: LoadDevice[], kit: Array<LoadDevice & { type: string }>): object {
+/**
+ * `fleetDocument` (a resident per cuff, the operator) with each home's kit
+ * added, unbound to a resident; with `consoles`, an account for each (and each
+ * doctor's patients given that doctor) instead of the one operator.
+ */
+export function capacityDocument(cuffs: LoadDevice[], kit: Array<LoadDevice & { type: string }>, consoles?: ConsolePlan[]): object {
   const doc = fleetDocument(cuffs, { residentPerDevice: true, users: [{ username: OPERATOR, role: 'operator', name: 'benchmark operator' }] }) as { homes: Array<{ id: string; devices: object[] }> };
   for (const home of doc.homes) home.devices.push(...kit.filter((d) => d.homeId === home.id).map((d) => ({ id: d.id, type: d.type })));
+  if (consoles) addConsoleAccounts(doc, consoles);
   return doc;
 }
+
+/** A cuff's resident (`fleetDocument` with `residentPerDevice`). */
+const residentOf = (deviceId: string) => `${deviceId}-r`;
 
 // ---------------------------------------------------------------------------------------------
 // Heartbeat clients: one `connectionClients.ts` process (raw MQTT 3.1.1 sockets)
@@ -161,76 +187,10 @@ class HeartbeatSwarm {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The operator console on the live stream
+// The consoles on the live stream: consoles.ts
 
-type Seen = Map<string, { created: boolean; atMs: number }>;
-
-/** Resumes at once after `hello`; stamps the first alert event naming each reading (`lastReading`). */
-class AlertStream {
-  readonly seen: Seen = new Map();
-  readonly counts: Record<string, number> = {};
-  closedBy: string | null = null;
-
-  private constructor(private readonly socket: WebSocket) {}
-
-  /** `watch`, when given, is sent before the resume (see server/realtime/streamHub.ts). */
-  static async open(httpUrl: string, token: string, watch?: object): Promise<AlertStream> {
-    const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
-    const stream = new AlertStream(socket);
-    let live = false;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no hello/resumed on the stream within 10 s')), 10_000);
-      socket.once('error', reject);
-      socket.on('message', (raw: Buffer) => {
-        if (live) return stream.onEvent(raw);
-        const msg = JSON.parse(raw.toString()) as { type?: string; seq?: number };
-        if (msg.type === 'hello') {
-          if (watch) socket.send(JSON.stringify({ watch }));
-          socket.send(JSON.stringify({ resume: msg.seq }));
-        }
-        if (msg.type === 'resumed') {
-          live = true;
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-    socket.on('close', (code) => (stream.closedBy ??= `hub (${code})`));
-    return stream;
-  }
-
-  private onEvent(raw: Buffer): void {
-    const atMs = wallClockMs();
-    const type = /"type":"([^"]+)"/.exec(raw.toString('latin1', 0, 64))?.[1] ?? '?';
-    this.counts[type] = (this.counts[type] ?? 0) + 1;
-    if (type !== 'alert.created' && type !== 'alert.updated') return;
-    const r = (JSON.parse(raw.toString()) as { data: { lastReading?: { deviceId: string; id: string } | null } }).data.lastReading;
-    if (r && !this.seen.has(`${r.deviceId}/${r.id}`)) this.seen.set(`${r.deviceId}/${r.id}`, { created: type === 'alert.created', atMs });
-  }
-
-  close(): void {
-    this.closedBy ??= 'us';
-    this.socket.close();
-  }
-}
-
-/**
- * Publish → first alert event per abnormal reading, µs, split by the event's
- * kind; `offsetMs` is the generator's clock minus ours (`clockOffset`).
- */
-export function alertLatencies(sent: AbnormalSent, seen: Seen, offsetMs: number): { createdUs: Float64Array; updatedUs: Float64Array; missing: number; unexpectedKind: number } {
-  const created: number[] = [];
-  const updated: number[] = [];
-  let missing = 0;
-  let unexpectedKind = 0;
-  sent.keys.forEach((key, i) => {
-    const s = seen.get(key);
-    if (!s) return void (missing += 1);
-    (s.created ? created : updated).push((s.atMs - (sent.sentAtMs[i]! - offsetMs)) * 1000);
-    if (s.created !== (sent.expectCreated[i] === 1)) unexpectedKind += 1;
-  });
-  return { createdUs: Float64Array.from(created), updatedUs: Float64Array.from(updated), missing, unexpectedKind };
-}
+/** Kept here for its tests: publish → first alert event per abnormal reading. */
+export { alertLatencies } from './consoles.js';
 
 // ---------------------------------------------------------------------------------------------
 // One target
@@ -246,6 +206,8 @@ interface LegFigures {
   pacing?: PacingFigures;
   /** The hub's group commits over the window. */
   store?: Record<string, Figure>;
+  /** The hub's stream to the consoles over the window: messages/s to all of them, and this process (their client) busy. */
+  consoles?: { messagesPerSecond: number; clientEventLoopBusy: number };
 }
 
 export interface TargetRun {
@@ -258,8 +220,23 @@ export interface TargetRun {
   paced: LegFigures;
   saturating: LegFigures;
   heartbeats: Omit<SwarmResult, 'ev' | 'latencyUs'> & { p50Ms: number; p99Ms: number };
-  alerts?: { created: LatencySummary; updated: LatencySummary; abnormalInWindow: number; missing: number; unexpectedKind: number; clockOffsetMs: number; clockRttMs: number; stream: Record<string, number> };
+  /**
+   * The first console's (the part's historical figures), and under `consoles`
+   * every console's: all samples together, the worst and the last console.
+   */
+  alerts?: {
+    created: LatencySummary; updated: LatencySummary; abnormalInWindow: number; missing: number; unexpectedKind: number; clockOffsetMs: number; clockRttMs: number; stream: Record<string, number>;
+    consoles: ConsolesSummary;
+  };
+  /** `--profile 1`: the hub's hot spots per window (profiles in bench/results/). */
+  profile?: Partial<Record<'paced' | 'saturating', HotSpots & { file: string }>>;
   checks: Record<string, Figure>;
+}
+
+/** What only the hub run has: its consoles, and a profiler when asked. */
+interface HubSide {
+  consoles: ConsoleSet;
+  profiler?: HubProfiler;
 }
 
 /** A measured window of `load` (already going): the target's CPU and RSS, the hub's store figures. */
@@ -280,15 +257,36 @@ async function measureWindow(target: IngestTarget, load: LoadGenerator, swarmPid
   return { cpu, generatorBusy: generator.busy, generatorCoreShare: generator.coreShare, rssBytes, ...(store && { store }) };
 }
 
+/** `measureWindow`, and on the hub the consoles' messages and, with `--profile 1`, a CPU profile over the same window. */
+async function measureHubWindow(
+  leg: 'paced' | 'saturating', name: string, target: IngestTarget, load: LoadGenerator, swarmPid: number, seconds: number, hub: HubSide | undefined,
+  profiles: NonNullable<TargetRun['profile']>,
+): Promise<{ window: Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>; consoles?: ReturnType<ReturnType<ConsoleSet['mark']>> }> {
+  if (!hub) return { window: await measureWindow(target, load, swarmPid, seconds) };
+  await hub.profiler?.start();
+  const marked = hub.consoles.mark();
+  const window = await measureWindow(target, load, swarmPid, seconds);
+  const consoles = marked();
+  if (hub.profiler) {
+    const file = `${RESULTS_DIR}capacity-${name.replace(/\W+/g, '')}-${hub.consoles.plans.length}consoles-${leg}.cpuprofile`;
+    profiles[leg] = { ...(await hub.profiler.stop(file)), file: file.slice(RESULTS_DIR.length - 'bench/results/'.length) };
+  }
+  return {
+    window: { ...window, consoles: { messagesPerSecond: consoles.perConsole.reduce((a, b) => a + b, 0) / consoles.seconds, clientEventLoopBusy: consoles.eventLoopBusy } },
+    consoles,
+  };
+}
+
 function legFigures(w: Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>, result: LoadResult): LegFigures {
   const { latenciesUs, abnormal: _a, pacing, ...load } = result;
   return { readingsPerSecond: load.windowAcks / load.windowSeconds, puback: summarizeLatency(latenciesUs), ...w, load, ...(pacing && { pacing }) };
 }
 
-async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], p: CapacityParams, problems: string[], stream?: AlertStream): Promise<TargetRun> {
+async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], p: CapacityParams, problems: string[], hub?: HubSide): Promise<TargetRun> {
   const gen = { url: target.mqttUrl, devices: target.devices, topicPrefix: DEFAULT_TOPIC_PREFIX, connectTimeoutMs: 60_000, abnormalEvery: Math.max(1, Math.round(100 / p.abnormalPct)) };
   let swarm: HeartbeatSwarm | undefined;
   let load: LoadGenerator | undefined;
+  const profiles: NonNullable<TargetRun['profile']> = {};
   try {
     // A few clients sign in first and leave: a broker's first connections leave fixed costs (buffers, arenas glibc
     // keeps), per process, not per client, so they are paid before RSS is read.
@@ -302,7 +300,7 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
     const connected = await HeartbeatSwarm.connect(target.mqttUrl, kit);
     swarm = connected.swarm;
     if (connected.connected.connected < kit.length) problems.push(`${name}: ${kit.length - connected.connected.connected} heartbeat device(s) could not connect: ${JSON.stringify(connected.connected.failures)}`);
-    ({ load } = await LoadGenerator.start({ ...gen, window: 1, ratePerSecond: p.rate, trackAbnormal: stream !== undefined }));
+    ({ load } = await LoadGenerator.start({ ...gen, window: 1, ratePerSecond: p.rate, trackAbnormal: hub !== undefined }));
     const connectSeconds = (performance.now() - t0) / 1000;
     const rssConnectedBytes = readRssBytes(target.pid);
     const clients = connected.connected.connected + target.devices.length;
@@ -312,19 +310,25 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
     swarm.go(p.heartbeatSeconds);
     load.go();
     await sleep(p.warmupSeconds * 1000);
-    const pacedWindow = await measureWindow(target, load, swarm.pid, p.pacedSeconds);
+    const pacedMeasured = await measureHubWindow('paced', name, target, load, swarm.pid, p.pacedSeconds, hub, profiles);
     const pacedResult = await load.finish(5000);
-    const paced = legFigures(pacedWindow, pacedResult);
+    const paced = legFigures(pacedMeasured.window, pacedResult);
     let alerts: TargetRun['alerts'];
-    if (stream && pacedResult.abnormal) {
-      const keys = pacedResult.abnormal.keys;
-      const until = Date.now() + 3000;
-      while (keys.some((k) => !stream.seen.has(k)) && Date.now() < until) await sleep(20);
-      const l = alertLatencies(pacedResult.abnormal, stream.seen, clock.offsetMs);
-      if (l.missing > 0) problems.push(`${name}: ${l.missing} of ${keys.length} abnormal readings got no alert event on the stream`);
+    if (hub && pacedResult.abnormal && pacedMeasured.consoles) {
+      const { consoles } = hub;
+      const expected = consoles.expected(pacedResult.abnormal, residentOf);
+      await consoles.waitForAlerts(expected, 3000);
+      // From here on the consoles only count what they get (the saturating leg's alerts are not timed).
+      consoles.stopStamping();
+      const all = consoles.figures(expected, clock.offsetMs, pacedMeasured.consoles);
+      const first = all.perConsole[0]!;
+      for (const c of all.perConsole) {
+        if (c.missing > 0) problems.push(`${name}: ${c.missing} of ${c.expected} abnormal readings got no alert event on ${c.username}'s stream`);
+      }
       alerts = {
-        created: summarizeLatency(l.createdUs), updated: summarizeLatency(l.updatedUs), abnormalInWindow: keys.length, missing: l.missing,
-        unexpectedKind: l.unexpectedKind, clockOffsetMs: clock.offsetMs, clockRttMs: clock.rttMs, stream: { ...stream.counts },
+        created: first.created, updated: first.updated, abnormalInWindow: pacedResult.abnormal.keys.length, missing: first.missing,
+        unexpectedKind: first.unexpectedKind, clockOffsetMs: clock.offsetMs, clockRttMs: clock.rttMs, stream: { ...consoles.first.counts },
+        consoles: all,
       };
     }
 
@@ -333,14 +337,14 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
     load.go();
     await sleep(p.warmupSeconds * 1000);
     await target.windowOpened();
-    const satWindow = await measureWindow(target, load, swarm.pid, p.seconds);
+    const satMeasured = await measureHubWindow('saturating', name, target, load, swarm.pid, p.seconds, hub, profiles);
     // Ours to close before the hub is killed, so a close by the hub (too slow a reader) stays visible.
-    stream?.close();
+    hub?.consoles.close();
     await swarm.stop();
     const beats = await swarm.finish(5000);
     await target.windowClosed();
     const satResult = await load.finish(5000);
-    const saturating = legFigures(satWindow, satResult);
+    const saturating = legFigures(satMeasured.window, satResult);
 
     const totalAcks = pacedResult.totalAcks + satResult.totalAcks + beats.acked;
     const verified = await target.verify({ ...satResult, totalAcks });
@@ -354,6 +358,7 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
     return {
       name, clients, connectSeconds, rssBeforeBytes, rssConnectedBytes, bytesPerClient: (rssConnectedBytes - rssBeforeBytes) / clients,
       paced, saturating, heartbeats: { ...beatCounts, p50Ms: hb.p50Ms, p99Ms: hb.p99Ms }, ...(alerts && { alerts }),
+      ...(Object.keys(profiles).length > 0 && { profile: profiles }),
       checks: { ...verified.figures, acknowledgedAll: totalAcks },
     };
   } catch (err) {
@@ -365,20 +370,29 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
   }
 }
 
-async function runHub(name: string, template: ProvisionedHub, cuffs: LoadDevice[], kit: LoadDevice[], p: CapacityParams, problems: string[]): Promise<TargetRun> {
-  const target = await startHub(cuffs, p.sync, { from: template, countRows: ['alerts'] });
-  let stream: AlertStream | undefined;
+async function runHub(name: string, template: ProvisionedHub, cuffs: LoadDevice[], kit: LoadDevice[], plans: ConsolePlan[], p: CapacityParams, problems: string[]): Promise<TargetRun> {
+  const inspectPort = p.profile ? await freePort() : 0;
+  const target = await startHub(cuffs, p.sync, { from: template, countRows: ['alerts'], ...(p.profile && { env: { NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` } }) });
+  let consoles: ConsoleSet | undefined;
+  let profiler: HubProfiler | undefined;
   try {
-    const login = await httpJson(`${target.httpUrl}/api/v1/auth/login`, { body: { username: OPERATOR, password: template.passwords.get(OPERATOR) } });
-    if (login.status !== 200) throw new Error(`operator sign-in failed: ${login.status} ${JSON.stringify(login.body)}`);
-    // The operator page's watch with an alert selected: that resident's readings (fleetDocument: `<cuff>-r`).
-    const watch = p.console === 'selected' ? { residents: [`${cuffs[0]!.id}-r`] } : undefined;
-    stream = await AlertStream.open(target.httpUrl, login.body.token as string, watch);
-    const run = await runTarget(name, target, kit.map((d) => ({ ...d, password: template.secrets.get(d.id)! })), p, problems, stream);
-    if (stream.closedBy !== 'us') problems.push(`${name}: the operator's stream was closed by the ${stream.closedBy} during the run`);
-    return { ...run, checks: { ...run.checks, streamMessages: Object.values(stream.counts).reduce((a, b) => a + b, 0) } };
+    consoles = await ConsoleSet.open(target.httpUrl, plans, template.passwords);
+    if (p.profile) profiler = await HubProfiler.open(inspectPort);
+    const run = await runTarget(name, target, kit.map((d) => ({ ...d, password: template.secrets.get(d.id)! })), p, problems, { consoles, ...(profiler && { profiler }) });
+    if (consoles.first.closedBy !== 'us') problems.push(`${name}: the operator's stream was closed by the ${consoles.first.closedBy} during the run`);
+    const closed = consoles.closedByHub().filter((c) => !c.startsWith(`${OPERATOR}:`));
+    if (closed.length > 0) problems.push(`${name}: ${closed.length} other console(s) closed by the hub during the run: ${closed.slice(0, 5).join('; ')}`);
+    return {
+      ...run,
+      checks: {
+        ...run.checks,
+        streamMessages: Object.values(consoles.first.counts).reduce((a, b) => a + b, 0),
+        streamMessagesAllConsoles: consoles.messages(),
+      },
+    };
   } finally {
-    stream?.close();
+    profiler?.close();
+    consoles?.close();
     await target.close();
   }
 }
@@ -410,28 +424,40 @@ function capacityParams(flags: Flags): CapacityParams {
     sync: flags.choice('sync', ['full', 'normal'] as const, 'full'),
     mosquittoInstall: flags.choice('mosquitto-install', ['0', '1'] as const, '1') === '1',
     console: flags.choice('console', ['all', 'selected'] as const, 'all'),
+    consoles: flags.integer('consoles', 1, 1, 200),
+    doctorPct: flags.integer('doctor-pct', 20, 0, 100),
+    profile: flags.choice('profile', ['0', '1'] as const, '0') === '1',
     rounds: flags.integer('rounds', 2, 1, 6),
   };
   if (p.rate / (p.homes * p.cuffs) > 1000) throw new Error(`--rate ${p.rate} over ${p.homes * p.cuffs} cuffs is over 1000 readings/s per cuff`);
+  if (p.consoles > p.homes * p.cuffs) throw new Error(`--consoles ${p.consoles} is more than the fleet's ${p.homes * p.cuffs} residents (each console watches its own)`);
   return p;
 }
 
 const f = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : '–');
 const lat = (l: LatencySummary) => `${f(l.p50Ms)} / ${f(l.p99Ms)} / ${f(l.p999Ms)}`;
+const worstLast = (c: ConsolesSummary, kind: 'created' | 'updated') => {
+  const w = kind === 'created' ? c.worstCreated : c.worstUpdated;
+  return `${f(w.p99Ms)} (${w.role}, n=${w.count}); ${f(c.last[kind].p99Ms)}`;
+};
+const perConsole = (c: ConsolesSummary) =>
+  `${f(c.messagesPerSecond.all, 0)}; ${f(c.messagesPerSecond.first, 0)}; ${f(c.messagesPerSecond.byRole.operator ?? NaN, 0)}, ${f(c.messagesPerSecond.byRole.doctor ?? NaN, 0)}`;
 
 async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
   const problems: string[] = [];
   const notes: string[] = [];
   const { cuffs, kit } = capacityFleet(p);
+  const plans = consoleMix(p.consoles, p.console, cuffs.map((c) => residentOf(c.id)), p.doctorPct);
   const mosquitto = ensureMosquitto(p.mosquittoInstall);
   const runs: TargetRun[] = [];
+  if (p.profile) mkdirSync(RESULTS_DIR, { recursive: true });
   const t0 = performance.now();
-  const template = await provisionHub(capacityDocument(cuffs, kit), p.sync);
+  const template = await provisionHub(capacityDocument(cuffs, kit, plans), p.sync);
   const provisionSeconds = (performance.now() - t0) / 1000;
   try {
     for (let round = 1; round <= p.rounds; round++) {
       const bareRun = () => runBaseline(`bare aedes #${round}`, () => startBareBroker(cuffs), kit, p, problems);
-      const hubRun = () => runHub(`hub #${round}`, template, cuffs, kit, p, problems);
+      const hubRun = () => runHub(`hub #${round}`, template, cuffs, kit, plans, p, problems);
       for (const run of round % 2 === 1 ? [bareRun, hubRun] : [hubRun, bareRun]) runs.push(await run());
     }
   } finally {
@@ -447,11 +473,13 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
   const meanSat = (rs: TargetRun[]) => rs.reduce((n, r) => n + sat(r), 0) / rs.length;
   const ratioBare = meanSat(hubs) / meanSat(bares);
   const ratioMosquitto = mq ? meanSat(hubs) / sat(mq) : NaN;
-  // The worst round's alert latency is the one held to the target.
-  const hub = hubs.reduce((w, r) => (r.alerts!.created.p99Ms > w.alerts!.created.p99Ms ? r : w));
+  // The worst round's alert latency is the one held to the target: over every console's samples (with one console, its own).
+  const heldP99 = (r: TargetRun) => r.alerts!.consoles.created.p99Ms;
+  const hub = hubs.reduce((w, r) => (heldP99(r) > heldP99(w) ? r : w));
   const a = hub.alerts!;
   const ingestVerdict = ratioBare >= TARGET_INGEST_RATIO ? 'PASS' : 'BELOW';
-  const alertVerdict = a.created.p99Ms <= TARGET_ALERT_P99_MS ? 'PASS' : 'BELOW';
+  const alertVerdict = heldP99(hub) <= TARGET_ALERT_P99_MS ? 'PASS' : 'BELOW';
+  const mix = a.consoles.mix;
   const disturbed = runs.some((r) => r.paced.cpu.othersCoreShare > DISTURBED || r.saturating.cpu.othersCoreShare > DISTURBED);
   const fellBehind = runs.filter((r) => r.paced.load.windowPublished / r.paced.load.windowSeconds < 0.98 * p.rate || (r.paced.pacing?.behindAtStop ?? 0) > p.rate / 100);
   const cores = cpus().length;
@@ -463,14 +491,22 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
     `Paced: ${p.rate} readings/s in total from the cuffs (${(p.rate / cuffs.length).toFixed(1)}/s each; real cuffs: a few a day, so this is time-compressed too), 1 in ${Math.max(1, Math.round(100 / p.abnormalPct))} abnormal ` +
       `(bp_crisis, bp_low, pulse_abnormal, bp_severe, bp_high in turn, each twice: the first opens an alert, the second attaches), ${p.warmupSeconds} s warm-up + ${p.pacedSeconds} s measured. ` +
       `Saturating: the cuffs reconnect with ${p.window} QoS 1 publishes in flight each, ${p.warmupSeconds} s + ${p.seconds} s. Same clients, payloads and schedule against every target; no random choice anywhere.`,
-    `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes ${p.console === 'all' ? 'every stored reading' : "one resident's readings (--console selected: the operator page's watch; every reading is still stored)"} and every alert to one operator console on /api/v1/stream (this process). ` +
+    `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes ${p.console === 'all' ? 'every stored reading' : "one resident's readings (--console selected: the operator page's watch; every reading is still stored)"} and every alert to ${p.consoles === 1 ? 'one operator console' : 'the first console'} on /api/v1/stream (this process). ` +
       `Hub ANXIN_SYNC=${p.sync}: a PUBACK means committed${p.sync === 'full' ? ' and fsynced' : ''}; the baselines store nothing. Hub provisioned once by import (${provisionSeconds.toFixed(0)} s); each hub run starts on a copy. ` +
       `Order: ${runs.map((r) => r.name).join(', ')}; hub / bare is the mean of the hub runs over the mean of the bare aedes runs (each round alone: ${
         bares.map((b, i) => hubs[i] ? f(sat(hubs[i]!) / sat(b)) : '').filter(Boolean).join(', ')} ×).`,
     `Memory per client: broker RSS after connecting every client minus before, over the clients, no forced GC (approximate; the connections part measures it with forced GC at 10k+). ` +
       `${WARM_CLIENTS} clients signed in and left first, so a broker's fixed first-connection costs are not counted per client; the hub's connect time includes every other device's first sign-in.`,
+    ...(p.consoles > 1 ? [
+      `Consoles (--consoles ${p.consoles}), each its own account and session on /api/v1/stream, opened in this order (the hub serves each commit's events to them in it): ` +
+        `the first as above; ${mix.operator - 1} more operator(s) and ${mix.supervisor} supervisor(s), the operator page with an alert selected: {"watch": {"residents": [one resident each, all different]}}, every alert; ` +
+        `${mix.doctor} family doctor(s), the doctor page: no watch, so every reading of their patients (the fleet's ${cuffs.length} residents shared out, ${mix.doctor > 0 ? `~${Math.round(cuffs.length / mix.doctor)}` : 0} each) and their patients' alerts. ` +
+        `Last console opened: ${a.consoles.last.username} (${a.consoles.last.role}). Every console is a WebSocket client in this process: a stamp also waits for this process to reach that socket ` +
+        `(its event loop was ${hubs.map((h) => pct(h.alerts!.consoles.clientEventLoopBusy)).join(', ')} busy over the paced window). The baselines have no consoles (their one subscriber is unchanged).`,
+    ] : []),
     `Alert latency: first alert event naming the reading on the stream − its send time; generator and bench clocks: offset ${f(a.clockOffsetMs, 3)} ms (±${f(a.clockRttMs / 2, 3)} ms) subtracted. ` +
-      `${a.created.count} alert.created and ${a.updated.count} alert.updated samples${a.created.count < 1000 ? ': p99.9 is within a few samples of the max' : ''}.`,
+      `${a.created.count} alert.created and ${a.updated.count} alert.updated samples${p.consoles > 1 ? ` on the first console, ${a.consoles.created.count} and ${a.consoles.updated.count} over all ${p.consoles}` : ''}${a.created.count < 1000 ? ': p99.9 is within a few samples of the max' : ''}. ` +
+      `Timed over the paced window only; after it the consoles only count what they get.`,
     `Each hub killed with SIGKILL after the saturating window: stored rows ${hubs.map((h) => `${String(h.checks.storedRows)} for ${String(h.checks.acknowledgedAll)}`).join('; ')} PUBACKs (readings and heartbeats, both legs): ` +
       (hubs.every((h) => h.checks.durable) ? 'every acknowledged message is stored.' : 'ACKNOWLEDGED MESSAGES LOST.'),
     `Generator, heartbeat clients, this process and the broker share the ${cores} core(s).`,
@@ -483,8 +519,17 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
     `Target: hub ingest ≥ ${TARGET_INGEST_RATIO} × bare aedes (saturating); measured ${f(ratioBare)} × → ${ingestVerdict}${disturbed ? ' (disturbed run: not conclusive)' : ''}. ` +
       `hub / mosquitto ${mq ? `${f(ratioMosquitto)} ×` : 'not measured (mosquitto skipped)'}.` +
       runs.filter((r) => !hubs.includes(r) && r.saturating.generatorBusy > 0.9).map((r) => ` ${r.name}'s generator was ${pct(r.saturating.generatorBusy)} busy: its figure is a floor, hub / ${r.name} a ceiling.`).join(''),
-    `Target: publish → alert.created p99 ≤ ${TARGET_ALERT_P99_MS} ms at ${p.rate} readings/s; measured ${hubs.map((h) => f(h.alerts!.created.p99Ms)).join(', ')} ms (per hub run) → ${alertVerdict}${disturbed ? ' (disturbed run: not conclusive)' : ''}.`,
+    `Target: publish → alert.created p99 ≤ ${TARGET_ALERT_P99_MS} ms at ${p.rate} readings/s; measured ${hubs.map((h) => f(heldP99(h))).join(', ')} ms (per hub run${p.consoles > 1 ? `, every console's samples together; worst single console ${hubs.map((h) => `${f(h.alerts!.consoles.worstCreated.p99Ms)} (${h.alerts!.consoles.worstCreated.username}, ${h.alerts!.consoles.worstCreated.count} samples)`).join(', ')}` : ''}) → ${alertVerdict}${disturbed ? ' (disturbed run: not conclusive)' : ''}.`,
   );
+  for (const h of hubs) {
+    for (const [leg, spots] of Object.entries(h.profile ?? {})) {
+      const show = (list: Array<{ what: string; coreShare: number }>) => list.slice(0, 10).map((x) => `${pct(x.coreShare)} ${x.what}`).join('; ');
+      notes.push(
+        `${h.name} ${leg} profile (${spots.file}; busy ${f(spots.busyCores)} core over ${f(spots.seconds, 1)} s; the inspector's sampling slows the hub a little): ` +
+          `self by function (file:line where it starts): ${show(spots.selfByFunction)}. Total, with what it calls (hub code): ${show(spots.totalByFunction)}.`,
+      );
+    }
+  }
 
   const row = (label: string, get: (r: TargetRun) => string) => [label, ...runs.map(get)];
   const gap = (label: string) => [label, ...runs.map(() => '')];
@@ -503,12 +548,20 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
       row('  machine busy (of all cores); others (of one)', (r) => `${pct(r.paced.cpu.machineBusy)}; ${pct(r.paced.cpu.othersCoreShare)}`),
       row('  publish → alert.created p50 / p99 / p99.9 (ms)', (r) => (r.alerts ? lat(r.alerts.created) : '')),
       row('  publish → alert.updated p50 / p99 / p99.9 (ms)', (r) => (r.alerts ? lat(r.alerts.updated) : '')),
+      row('  consoles: operators / supervisors / doctors', (r) => (r.alerts ? `${r.alerts.consoles.count}: ${r.alerts.consoles.mix.operator} / ${r.alerts.consoles.mix.supervisor} / ${r.alerts.consoles.mix.doctor}` : '')),
+      row('  alert.created, all consoles: p50 / p99 / p99.9 (ms)', (r) => (r.alerts ? lat(r.alerts.consoles.created) : '')),
+      row('  alert.created p99: worst console; last console', (r) => (r.alerts ? worstLast(r.alerts.consoles, 'created') : '')),
+      row('  alert.updated, all consoles: p50 / p99 / p99.9 (ms)', (r) => (r.alerts ? lat(r.alerts.consoles.updated) : '')),
+      row('  alert.updated p99: worst console; last console', (r) => (r.alerts ? worstLast(r.alerts.consoles, 'updated') : '')),
+      row('  stream msgs/s: all consoles; first; per operator, doctor', (r) => (r.alerts ? perConsole(r.alerts.consoles) : '')),
+      row('  console clients (this process): CPU; event loop busy', (r) => (r.paced.consoles ? `${pct(r.paced.cpu.benchCoreShare)}; ${pct(r.paced.consoles.clientEventLoopBusy)}` : '')),
       gap(`saturating, ${p.window} in flight per cuff`),
       row('  accepted readings/s (PUBACKs)', (r) => f(sat(r), 0)),
       row('  PUBACK p50 / p99 / p99.9 (ms)', (r) => lat(r.saturating.puback)),
       row('  broker CPU (of one core)', (r) => pct(r.saturating.cpu.brokerCoreShare)),
       row('  broker RSS at end (MiB)', (r) => f(r.saturating.rssBytes / MiB, 0)),
       row('  generator CPU; event loop busy', (r) => `${pct(r.saturating.generatorCoreShare)}; ${pct(r.saturating.generatorBusy)}`),
+      row('  stream msgs/s to all consoles; their client CPU', (r) => (r.saturating.consoles ? `${f(r.saturating.consoles.messagesPerSecond, 0)}; ${pct(r.saturating.cpu.benchCoreShare)}` : '')),
       row('  machine busy (of all cores); others (of one)', (r) => `${pct(r.saturating.cpu.machineBusy)}; ${pct(r.saturating.cpu.othersCoreShare)}`),
       row('heartbeats acked / sent; p50 / p99 (ms)', (r) => `${r.heartbeats.acked} / ${r.heartbeats.published}; ${f(r.heartbeats.p50Ms)} / ${f(r.heartbeats.p99Ms)}`),
       ['hub / bare (means); hub / mosquitto (saturating)', `${f(ratioBare)} × ${ingestVerdict}; ${mq ? `${f(ratioMosquitto)} ×` : 'mosquitto not installed'}`, ...runs.slice(1).map(() => '')],
@@ -534,10 +587,10 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
 
 export const capacityPart: BenchPart = {
   name: 'capacity',
-  describe: 'one hub under a realistic mix (cuffs + heartbeat kit, abnormal share): readings/s, alert latency, CPU, RSS, memory per client, vs bare aedes and mosquitto',
+  describe: 'one hub under a realistic mix (cuffs + heartbeat kit, abnormal share): readings/s, alert latency on every console (--consoles), CPU, RSS, memory per client, vs bare aedes and mosquitto',
   flags: {
     homes: '250', cuffs: '2', kit: '2', rate: '5000', 'abnormal-pct': '2', 'heartbeat-seconds': '5', window: '4',
-    warmup: '2', 'paced-seconds': '10', seconds: '8', sync: 'full', 'mosquitto-install': '1', console: 'all', rounds: '2',
+    warmup: '2', 'paced-seconds': '10', seconds: '8', sync: 'full', 'mosquitto-install': '1', console: 'all', consoles: '1', 'doctor-pct': '20', profile: '0', rounds: '2',
   },
   plan(flags) {
     const p = capacityParams(flags);
