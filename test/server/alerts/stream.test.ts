@@ -163,7 +163,7 @@ describe('doctor stream', () => {
     const reading = await wang.next((m) => m.type === 'reading' && (m.data as { residentId?: string }).residentId === 'r-0001', 'r-0001 on dr-wang\'s page');
     await h.t.hub.ctx.writer.drain();
     await new Promise((r) => setTimeout(r, 100));
-    expect(eventsOf(li.messages).filter((e) => e.seq >= reading.seq!)).toEqual([]);
+    expect(eventsOf(li.messages).filter((e) => e.seq! >= reading.seq!)).toEqual([]);
     wang.close();
     li.close();
   });
