@@ -40,6 +40,28 @@ export class HubMetrics {
     name: 'anxin_ingest_latency_seconds', help: 'From a telemetry publish arriving to its readings being durable',
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry],
   });
+  private ingestLoadSource: (() => { weightInFlight: number; publishesWaiting: number }) | null = null;
+  readonly ingestWeightInFlight = new Gauge({
+    name: 'anxin_ingest_weight_in_flight',
+    help: 'Readings parsed and not yet durable, plus 3 per publish: what the ingest caps hub-wide (server/ingest/ingestBudget.ts; read at each scrape)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.ingestLoadSource) this.ingestWeightInFlight.set(this.ingestLoadSource().weightInFlight);
+    },
+  });
+  readonly ingestPublishesWaiting = new Gauge({
+    name: 'anxin_ingest_publishes_waiting', help: 'Telemetry publishes waiting unparsed for the weight in flight to fall under the cap; their senders are not read meanwhile (read at each scrape)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.ingestLoadSource) this.ingestPublishesWaiting.set(this.ingestLoadSource().publishesWaiting);
+    },
+  });
+
+  /** Where the ingest's load gauges read from (the ingest's budget). */
+  watchIngestLoad(source: () => { weightInFlight: number; publishesWaiting: number }): void {
+    this.ingestLoadSource = source;
+  }
+
   readonly storeCommitLatency = new Histogram({
     name: 'anxin_store_commit_seconds', help: 'Duration of one group commit of the embedded store',
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers: [this.registry],

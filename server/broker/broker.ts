@@ -101,7 +101,7 @@ export class HubBroker {
   private readonly unusable = unusableHash('device');
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Publishes a client may have unacknowledged in the store's pipeline before aedes stops reading it. */
-  private readonly acks = new DeferredAcks(64);
+  private readonly acks = new DeferredAcks(64, (client) => this.deps.ingest.waitingFor(this.principals.get(client)));
   /**
    * forget() finds only clients aedes has registered, but a sign-in reads the credential before
    * awaiting the secret's check and aedes' session set-up. So each forget() is numbered, each

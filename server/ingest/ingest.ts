@@ -8,10 +8,15 @@
  *
  * Every refusal is answered on the sender's `rejects` topic, logged, counted
  * and kept; the sender is never disconnected for bad content.
+ *
+ * What is in flight is bounded hub-wide (ingestBudget.ts): past
+ * INGEST_MAX_WEIGHT (about that many readings) not yet durable, a telemetry
+ * publish waits unparsed, its sender is not read further, and waiting
+ * publishes start one per client in turn; a device's light publish never waits.
  */
 import type { Logger } from 'pino';
 import { isDeviceType, DEVICE_TYPE_DEFINITIONS } from '../../devices/deviceTypes.js';
-import { DeviceStatusPayload, GatewayStatusPayload, type RejectMessage } from '../../devices/readingSchema.js';
+import { DeviceStatusPayload, GatewayStatusPayload, MAX_READING_BYTES, type RejectMessage } from '../../devices/readingSchema.js';
 import { compileSchema, describeError } from '../../devices/schemaValidator.js';
 import type { ParsedTopic, Topics } from '../../devices/topics.js';
 import { parseTelemetry, type Reading, type Refusal } from '../../devices/validateReading.js';
@@ -21,6 +26,7 @@ import type { DirectoryStore } from '../store/directoryStore.js';
 import type { RefusalStore } from '../store/refusalStore.js';
 import type { ReadingStore } from '../store/types.js';
 import { authorizePublishTopic, rejectsTopicFor, type Principal } from '../broker/acl.js';
+import { IngestBudget } from './ingestBudget.js';
 
 export interface IngestDeps {
   topics: Topics;
@@ -45,14 +51,75 @@ export interface PublishPacket {
 
 export type IngestCallback = (err?: Error | null) => void;
 
+/**
+ * What one publish weighs in the ingest's budget beyond its readings: its
+ * PUBACK, its parse and its job in the group commit. A publish of one reading
+ * costs the hub about as much as four readings of a gateway's batch (ingest
+ * benchmark: ~46k single-reading publishes/s; gateways replaying: ~170k
+ * readings/s), so a flood of single readings is bounded like one of batches.
+ */
+export const PUBLISH_WEIGHT = 3;
+/**
+ * Weight (readings, plus PUBLISH_WEIGHT per publish) parsed and not yet
+ * durable, hub-wide, over which telemetry publishes wait unparsed
+ * (ingestBudget.ts). Enough to keep the store's pipeline full (two batches at
+ * the writer thread, one recording, more queued: GroupCommit's
+ * MAX_BATCH_WEIGHT each), small enough that a light publish, which does not
+ * wait here, waits in the store's queue behind about this much at most
+ * (~0.05–0.25 s) and that it takes tens of MiB of heap. Measured with 20–200
+ * gateways replaying: 4,000 cost 15–30 % of throughput, 16,000 doubled that
+ * latency for nothing (docs/scaling.md "Gateways replaying at once").
+ */
+export const INGEST_MAX_WEIGHT = 8_000;
+/**
+ * A publish of at most one reading's size (SPEC §3: 4 KiB) from a client with
+ * less than this weight in flight (four single readings) never waits: a fall
+ * sensor or an SOS pendant is not queued behind a gateway's backlog.
+ */
+export const INGEST_LIGHT_WEIGHT = 4 * (1 + PUBLISH_WEIGHT);
+/**
+ * Payload a client's turn may start when publishes wait (ingestBudget.ts): about
+ * one gateway publish of 500 readings, or a device's whole window of single
+ * readings, so each is acknowledged in one write rather than one per turn.
+ */
+export const INGEST_TURN_BYTES = 48 * 1024;
+
 const validateDeviceStatus = compileSchema<DeviceStatusPayload>(DeviceStatusPayload);
 const validateGatewayStatus = compileSchema<GatewayStatusPayload>(GatewayStatusPayload);
 
+/** A telemetry publish that passed the ACL, waiting for room or being stored. */
+interface TelemetryPublish {
+  principal: Principal;
+  topic: Extract<ParsedTopic, { kind: 'telemetry' }>;
+  /** The topic as published (the packet's own is changed at once, see `drop`). */
+  topicName: string;
+  payload: Buffer;
+  /** When it arrived: hrtime for the latency metric, and the clock its readings are judged by. */
+  started: bigint;
+  arrivedAt: number;
+  done: IngestCallback;
+}
+
 export class Ingest {
   private readonly now: () => number;
+  private readonly budget = new IngestBudget<Principal, TelemetryPublish>({
+    maxWeight: INGEST_MAX_WEIGHT, lightWeight: INGEST_LIGHT_WEIGHT, lightBytes: MAX_READING_BYTES, turnBytes: INGEST_TURN_BYTES,
+  });
+  private draining = false;
 
   constructor(private readonly deps: IngestDeps) {
     this.now = deps.now ?? Date.now;
+    deps.metrics.watchIngestLoad(() => ({ weightInFlight: this.budget.weightInFlight, publishesWaiting: this.budget.publishesWaiting }));
+  }
+
+  /**
+   * Null when this client has no telemetry publish waiting for room;
+   * otherwise a promise that settles once all its waiting publishes have
+   * started. The broker reads nothing more from it until then
+   * (deferredAcks.ts): its next publishes wait in its socket and TCP, not here.
+   */
+  waitingFor(principal: Principal | undefined): Promise<void> | null {
+    return principal === undefined ? null : this.budget.waitingFor(principal);
   }
 
   /**
@@ -72,7 +139,7 @@ export class Ingest {
     const decision = authorizePublishTopic(principal, topic, (id) => directory.device(id)?.homeId);
     if (!decision.allowed) {
       this.deps.metrics.aclDenied.inc({ action: 'publish', kind: principal.kind });
-      this.refuse(principal, topic, packet, payload, [{ code: decision.reason, detail: decision.detail }]);
+      this.refuse(principal, topic, packet.topic, payload, [{ code: decision.reason, detail: decision.detail }]);
       this.drop(packet);
       done(null);
       return;
@@ -98,21 +165,35 @@ export class Ingest {
     started: bigint,
     done: IngestCallback,
   ): void {
+    // Nobody subscribes to telemetry (the ACL grants it to no client): no fan-out. Dropped now,
+    // as aedes may publish the packet before the readings are stored (see deferredAcks.ts).
+    const topicName = packet.topic;
+    this.drop(packet);
+    const publish: TelemetryPublish = { principal, topic, topicName, payload, started, arrivedAt: this.now(), done };
+    if (this.budget.mayStart(principal, payload.length)) {
+      this.store(publish);
+    } else {
+      this.budget.wait(principal, publish, payload.length);
+    }
+  }
+
+  /** Parses, validates and stores a telemetry publish; its callback runs once it is durable. */
+  private store(publish: TelemetryPublish): void {
+    const { principal, topic, topicName, payload, started, done } = publish;
     const { directory, readings, metrics, events, log } = this.deps;
     const device = directory.device(topic.deviceId);
     // The ACL lets a device publish under the home its credential named at sign-in; the device
     // may have been retired or moved since (its session is being closed): refuse, never throw
     // inside aedes' hook, and never store a reading under a home it no longer lives in.
     if (device?.homeId !== topic.homeId) {
-      this.refuse(principal, topic, packet, payload, [{ code: 'unknown_device', detail: `device ${topic.deviceId} is not enrolled in home ${topic.homeId}` }]);
-      this.drop(packet);
+      this.refuse(principal, topic, topicName, payload, [{ code: 'unknown_device', detail: `device ${topic.deviceId} is not enrolled in home ${topic.homeId}` }]);
       done(null);
       return;
     }
     const definition = isDeviceType(device.type) ? DEVICE_TYPE_DEFINITIONS[device.type] : undefined;
     const accepted: Reading[] = [];
     const refused: Refusal[] = [];
-    for (const outcome of parseTelemetry(payload, topic, this.now())) {
+    for (const outcome of parseTelemetry(payload, topic, publish.arrivedAt)) {
       if (!outcome.ok) {
         refused.push(outcome.refusal);
         continue;
@@ -132,36 +213,46 @@ export class Ingest {
       }
       accepted.push(r);
     }
-    if (refused.length > 0) this.refuse(principal, topic, packet, payload, refused);
+    if (refused.length > 0) this.refuse(principal, topic, topicName, payload, refused);
     if (accepted.length === 0) {
-      this.drop(packet);
       done(null);
       return;
     }
-    // Nobody subscribes to telemetry (the ACL grants it to no client): no fan-out. Dropped now,
-    // as aedes may publish the packet before the readings are stored (see deferredAcks.ts).
-    const topicName = packet.topic;
-    this.drop(packet);
+    const n = accepted.length;
+    this.budget.started(principal, n + PUBLISH_WEIGHT);
     readings.append(accepted, (err, stored) => {
+      this.budget.finished(principal, n + PUBLISH_WEIGHT);
       if (err) {
         // Not durable, so no PUBACK: the error closes the connection and the
         // sender keeps the reading and sends it again (MQTT-4.4.0-1).
         log.error({ err, clientId: principal.id, topic: topicName }, 'store failed; reading not acknowledged');
         done(err);
-        return;
-      }
-      metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      for (let i = 0; i < accepted.length; i++) {
-        const r = accepted[i]!;
-        if (stored![i]) {
-          this.acceptedCounter(r.type).inc();
-          events.emit('reading.stored', r);
-        } else {
-          metrics.readingsDuplicate.inc();
+      } else {
+        metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        for (let i = 0; i < n; i++) {
+          const r = accepted[i]!;
+          if (stored![i]) {
+            this.acceptedCounter(r.type).inc();
+            events.emit('reading.stored', r);
+          } else {
+            metrics.readingsDuplicate.inc();
+          }
         }
+        done(null);
       }
-      done(null);
+      this.startWaiting();
     });
+  }
+
+  /** Starts waiting publishes while there is room (ingestBudget.ts `next`). */
+  private startWaiting(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let p = this.budget.next(); p; p = this.budget.next()) this.store(p);
+    } finally {
+      this.draining = false;
+    }
   }
 
   /** Labelled children cached: resolving labels per reading costs more than the increment. */
@@ -191,7 +282,7 @@ export class Ingest {
       const refusal: Refusal = doc === undefined
         ? { code: 'invalid_json', detail: 'status must be a JSON object' }
         : { code: 'invalid_field', field: problem?.path.slice(1).replaceAll('/', '.'), detail: `status ${problem?.path ?? ''} ${problem?.message ?? 'is invalid'}` };
-      if (principal) this.refuse(principal, topic, packet, payload, [refusal]);
+      if (principal) this.refuse(principal, topic, packet.topic, payload, [refusal]);
       this.drop(packet);
       return;
     }
@@ -201,7 +292,7 @@ export class Ingest {
     this.deps.events.emit('device.status', { clientId, kind, homeId: topic.homeId, online, at, source: 'status' });
   }
 
-  private refuse(principal: Principal, topic: ParsedTopic | null, packet: PublishPacket, payload: Buffer, refusals: Refusal[]): void {
+  private refuse(principal: Principal, topic: ParsedTopic | null, topicName: string, payload: Buffer, refusals: Refusal[]): void {
     const { metrics, refusals: store, log, publish, topics } = this.deps;
     const rejectsTopic = rejectsTopicFor(principal, topic, topics);
     for (const r of refusals) {
@@ -209,9 +300,9 @@ export class Ingest {
       const message: RejectMessage = { ...(r.id !== undefined && { id: r.id }), error: r.code, ...(r.field !== undefined && { field: r.field }), detail: r.detail };
       publish(rejectsTopic, message);
       // Codes, fields and ids only: health values stay out of the log.
-      log.warn({ clientId: principal.id, topic: packet.topic, code: r.code, field: r.field, readingId: r.id }, 'publish refused');
+      log.warn({ clientId: principal.id, topic: topicName, code: r.code, field: r.field, readingId: r.id }, 'publish refused');
     }
-    store.record(this.now(), principal.id, packet.topic, refusals, payload);
+    store.record(this.now(), principal.id, topicName, refusals, payload);
   }
 
   /**

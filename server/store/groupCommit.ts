@@ -19,6 +19,13 @@
  *   of a reading's cost. A third thread (checkpointer.ts) copies the WAL
  *   back into the database file, so the writer's commits do not.
  *
+ * A batch takes at most `maxBatch` jobs and, after its first job, at most
+ * `maxBatchWeight` of weight (a recorded job's weight is what its caller says
+ * it costs: the readings store gives its number of readings). What is
+ * recorded in one turn of the event loop is bounded by that, not by how much
+ * is queued: a queue of 2,000 gateway publishes of 500 readings would
+ * otherwise be one batch of a million readings, seconds of recording.
+ *
  * Two batches at most in flight: while the writer thread writes one, the
  * next is recorded and waits at the thread, so neither side idles. A recorded
  * job reads the store (committed batches) and memory (the engine's open
@@ -52,11 +59,24 @@ interface Job {
   work: (db: Db) => unknown;
   done: Done<unknown>;
   recorded: boolean;
+  weight: number;
 }
+
+/**
+ * Default most weight in one batch after its first job: 10–60 ms of recording
+ * on the event loop (~10 µs a normal reading, ~60 µs one that updates an
+ * alert), and above the batches the benchmarks' single-reading publishes form
+ * (~500–800), so those are not cut. With gateways replaying, 1,000 and 2,000
+ * gave the same throughput; 1,000 halved the PUBACK latency of a device
+ * queued behind them (docs/scaling.md "Gateways replaying at once").
+ */
+export const MAX_BATCH_WEIGHT = 1000;
 
 export interface GroupCommitOptions {
   /** Most jobs in one transaction; more wait for the next one. */
   maxBatch?: number;
+  /** Most weight in one transaction after its first job (see `enqueueRecorded`); default MAX_BATCH_WEIGHT. */
+  maxBatchWeight?: number;
   /** Called after every commit with its duration and size, for metrics. */
   onCommit?: (seconds: number, jobs: number) => void;
   onError?: (err: Error) => void;
@@ -139,6 +159,7 @@ export class GroupCommit {
   private scheduled = false;
   private closed = false;
   private readonly maxBatch: number;
+  private readonly maxBatchWeight: number;
   /** Statement text by id, and its prepared form on this connection (for direct jobs). */
   private readonly sqls: string[] = [];
   private readonly prepared: Array<ReturnType<Db['prepare']> | undefined> = [];
@@ -157,6 +178,7 @@ export class GroupCommit {
 
   constructor(private readonly db: Db, private readonly opts: GroupCommitOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 2000;
+    this.maxBatchWeight = opts.maxBatchWeight ?? MAX_BATCH_WEIGHT;
     this.thread = opts.thread ? new WriterThread(db, (reply) => this.written(reply), (err) => this.threadFailed(err)) : null;
     this.maxInFlight = this.thread ? 2 : 1;
     if (this.thread) {
@@ -187,12 +209,16 @@ export class GroupCommit {
 
   /** Queues `work` for the next transaction; `done` runs after it is committed (or failed). */
   enqueue<T>(work: Work<T>, done: Done<T>): void {
-    this.push({ work, done: done as Done<unknown>, recorded: false });
+    this.push({ work, done: done as Done<unknown>, recorded: false, weight: 1 });
   }
 
-  /** Queues a job that writes only through `statement(…)` (see the file comment). */
-  enqueueRecorded<T>(work: RecordedWork<T>, done: Done<T>): void {
-    this.push({ work, done: done as Done<unknown>, recorded: true });
+  /**
+   * Queues a job that writes only through `statement(…)` (see the file comment).
+   * `weight`: what it costs to record and write, in readings (default 1); a batch
+   * holds at most `maxBatchWeight` after its first job.
+   */
+  enqueueRecorded<T>(work: RecordedWork<T>, done: Done<T>, weight = 1): void {
+    this.push({ work, done: done as Done<unknown>, recorded: true, weight });
   }
 
   run<T>(work: Work<T>): Promise<T> {
@@ -234,7 +260,12 @@ export class GroupCommit {
         this.runHooks('resync');
       }
       let n = 1;
-      while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.recorded === recorded) n++;
+      let weight = this.queue[0]!.weight;
+      for (; n < this.queue.length && n < this.maxBatch; n++) {
+        const next = this.queue[n]!;
+        if (next.recorded !== recorded || weight + next.weight > this.maxBatchWeight) break;
+        weight += next.weight;
+      }
       const batch = this.queue.splice(0, n);
       if (recorded) this.commitRecorded(batch);
       else this.commit(batch);
@@ -268,10 +299,14 @@ export class GroupCommit {
       return;
     }
     this.queue.push(job);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.schedule();
+  }
+
+  /** Flushes in the event loop's next check phase (after this turn's I/O), once however often asked. */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private exec(id: number, params: unknown[]): void {
@@ -385,7 +420,10 @@ export class GroupCommit {
     const rec = this.inFlight.shift();
     if (!rec) return;
     this.finishRecorded(rec, reply);
-    this.flush();
+    // Not at once: Node delivers a worker's messages in one loop while they keep coming
+    // (up to 1,000), so recording the next batch here, when the thread writes faster than
+    // the event loop records, would serve nothing else (HTTP, timers) for seconds.
+    this.schedule();
   }
 
   /** The writer thread died: what it was writing is unknown, so re-read the store; go on without it. */

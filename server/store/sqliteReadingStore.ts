@@ -98,7 +98,7 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
         if (stored.length > 0) for (const l of this.listeners) l(stored);
       }
       return flags;
-    }, done);
+    }, done, readings.length);
   }
 
   async query(q: ReadingQuery): Promise<StoredReading[]> {
