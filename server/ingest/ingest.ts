@@ -27,6 +27,7 @@ import type { RefusalStore } from '../store/refusalStore.js';
 import type { ReadingStore } from '../store/types.js';
 import { authorizePublishTopic, rejectsTopicFor, type Principal } from '../broker/acl.js';
 import { IngestBudget } from './ingestBudget.js';
+import { ThrottledLog } from '../logThrottle.js';
 
 export interface IngestDeps {
   topics: Topics;
@@ -106,9 +107,18 @@ export class Ingest {
     maxWeight: INGEST_MAX_WEIGHT, lightWeight: INGEST_LIGHT_WEIGHT, lightBytes: MAX_READING_BYTES, turnBytes: INGEST_TURN_BYTES,
   });
   private draining = false;
+  /**
+   * Both can repeat at the rate of the traffic (a misconfigured device, a full disk):
+   * one line per 10 s each; every event stays counted, and each refusal kept and
+   * answered on the sender's `rejects` topic.
+   */
+  private readonly refusedLog: ThrottledLog;
+  private readonly notAcknowledgedLog: ThrottledLog;
 
   constructor(private readonly deps: IngestDeps) {
     this.now = deps.now ?? Date.now;
+    this.refusedLog = new ThrottledLog(deps.log, 'warn', 'publish refused');
+    this.notAcknowledgedLog = new ThrottledLog(deps.log, 'error', 'store failed; reading not acknowledged');
     deps.metrics.watchIngestLoad(() => ({ weightInFlight: this.budget.weightInFlight, publishesWaiting: this.budget.publishesWaiting }));
   }
 
@@ -180,7 +190,7 @@ export class Ingest {
   /** Parses, validates and stores a telemetry publish; its callback runs once it is durable. */
   private store(publish: TelemetryPublish): void {
     const { principal, topic, topicName, payload, started, done } = publish;
-    const { directory, readings, metrics, events, log } = this.deps;
+    const { directory, readings, metrics, events } = this.deps;
     const device = directory.device(topic.deviceId);
     // The ACL lets a device publish under the home its credential named at sign-in; the device
     // may have been retired or moved since (its session is being closed): refuse, never throw
@@ -225,7 +235,7 @@ export class Ingest {
       if (err) {
         // Not durable, so no PUBACK: the error closes the connection and the
         // sender keeps the reading and sends it again (MQTT-4.4.0-1).
-        log.error({ err, clientId: principal.id, topic: topicName }, 'store failed; reading not acknowledged');
+        this.notAcknowledgedLog.write({ err, clientId: principal.id, topic: topicName });
         done(err);
       } else {
         metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -293,14 +303,14 @@ export class Ingest {
   }
 
   private refuse(principal: Principal, topic: ParsedTopic | null, topicName: string, payload: Buffer, refusals: Refusal[]): void {
-    const { metrics, refusals: store, log, publish, topics } = this.deps;
+    const { metrics, refusals: store, publish, topics } = this.deps;
     const rejectsTopic = rejectsTopicFor(principal, topic, topics);
     for (const r of refusals) {
       metrics.readingsRefused.inc({ reason: r.code });
       const message: RejectMessage = { ...(r.id !== undefined && { id: r.id }), error: r.code, ...(r.field !== undefined && { field: r.field }), detail: r.detail };
       publish(rejectsTopic, message);
       // Codes, fields and ids only: health values stay out of the log.
-      log.warn({ clientId: principal.id, topic: topicName, code: r.code, field: r.field, readingId: r.id }, 'publish refused');
+      this.refusedLog.write({ clientId: principal.id, topic: topicName, code: r.code, field: r.field, readingId: r.id });
     }
     store.record(this.now(), principal.id, topicName, refusals, payload);
   }
