@@ -243,9 +243,11 @@ export class AlertStore {
     const filter = whereOf(f);
     if (!filter) return [];
     // Unresolved alerts are a work queue: when more match than the limit, the most severe come first,
-    // so a flood of info alerts (a district's network outage) cannot push an unclaimed SOS off the list.
+    // so a flood of info alerts (a district's network outage) cannot push an unclaimed SOS off the list;
+    // within a severity the longest waiting come first, as on the console, so a cut list drops the
+    // newest: what an operator works through first is never the part left out. History: newest first.
     const queue = f.states?.length && !f.states.includes('resolved');
-    const order = `${queue ? `${SEVERITY_ORDER}, ` : ''}created_at DESC`;
+    const order = queue ? `${SEVERITY_ORDER}, created_at, id` : 'created_at DESC';
     const sql = `SELECT * FROM alerts ${filter.sql} ORDER BY ${order} LIMIT @limit`;
     return (this.db.prepare(sql).all({ ...filter.params, limit: f.limit ?? 500 }) as Array<Record<string, unknown>>).map(fromRow);
   }

@@ -10,7 +10,8 @@
  * 10,000 alerts must not copy them all); `version` says when it changed.
  *
  * The snapshot holds at most SNAPSHOT_LIMIT alerts, the most urgent (the hub
- * cuts the least severe). When more are unresolved, `coverage` says how many
+ * cuts the least severe, and within a severity the newest: the longest waiting,
+ * which the queue puts first, are always held). When more are unresolved, `coverage` says how many
  * the console does not hold, so the page can say so: the hub's `total` minus
  * what the snapshot brought, less each of those alerts that an event then
  * brings in (an `alert.updated` of an alert not held was one of them; a new

@@ -64,7 +64,7 @@ export function alertRoutes(ctx: HubContext): FastifyPluginAsync {
         response: {
           200: Type.Object({
             alerts: Type.Array(AlertBody),
-            truncated: Type.Boolean({ description: 'more alerts matched than `limit`; unresolved ones are cut from the least severe and oldest' }),
+            truncated: Type.Boolean({ description: 'more alerts matched than `limit`; unresolved ones are kept most severe first, then longest waiting (so the least severe and newest are cut); other lists newest first' }),
             total: Type.Integer({ minimum: 0, description: 'how many alerts matched in all, `limit` aside (a doctor: of those they may see); more than the list holds when `truncated`' }),
           }),
           400: ErrorBody,
