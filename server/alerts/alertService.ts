@@ -104,6 +104,30 @@ export class AlertService {
     });
   }
 
+  /**
+   * Gives an alert escalated to one doctor to another (an admin moved the
+   * patient: the first doctor left, is on leave, or the district was redrawn).
+   * Call inside a group-commit job; it commits with the job. It is a new
+   * escalation to `doctor`: a new `escalatedAt`, not yet acknowledged by them,
+   * recorded as `escalated.doctor` with the previous doctor in its detail, and
+   * told through the same notifier as any escalation, so the call center
+   * learns the same way when the new doctor cannot be reached.
+   */
+  handOverEscalation(alert: Alert, doctor: string, actor: string, at: number, note: string): AlertWithDelivery {
+    const from = alert.escalatedTo;
+    const next: Alert = { ...alert, escalatedTo: doctor, escalatedAt: at, doctorAcknowledgedAt: null, updatedAt: at };
+    this.deps.alerts.appendHistory(alert.id, {
+      at, actor, action: 'escalated.doctor', fromState: alert.state, toState: next.state, note,
+      detail: { target: 'doctor', to: doctor, from, reason: 'patients.moved' },
+    });
+    this.deps.notifier.doctorEscalated(next, doctor);
+    const shown = this.withDelivery(next);
+    // The home already heard "your doctor has been told"; that stays true.
+    this.deps.engine.store(shown, 'escalated.doctor', false);
+    this.deps.log.info({ alertId: alert.id, from, to: doctor, actor }, 'doctor escalation handed over to another doctor');
+    return shown;
+  }
+
   /** The first notification of the escalation that reached the doctor: recorded, and screens told. */
   doctorReached(alertId: string, escalatedAt: number, doctor: string, channel: Channel): void {
     this.recordDelivery(alertId, escalatedAt, DOCTOR_NOTIFIED, { to: doctor, channel, escalatedAt });

@@ -26,6 +26,7 @@ import { dashboardRoutes } from './routes/dashboardApi.js';
 import { uiRoutes } from './routes/ui.js';
 import { authRoutes, SESSION_COOKIE } from './routes/auth.js';
 import { directoryRoutes } from './routes/directory.js';
+import { doctorPatientRoutes } from './routes/doctorPatients.js';
 import { healthRoutes } from './routes/health.js';
 import { readingRoutes } from './routes/readings.js';
 import { userRoutes } from './routes/users.js';
@@ -128,6 +129,7 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
   await app.register(adminRoutes(ctx));
   await app.register(adminActionRoutes(ctx));
   await app.register(userRoutes(ctx));
+  await app.register(doctorPatientRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(targetRoutes(ctx));
   await app.register(dashboardRoutes(ctx));

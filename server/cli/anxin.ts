@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config.js';
 import { ImportError, importDocument } from '../import/importer.js';
 import { openDatabase, StoreBehindError, type Db } from '../store/sqliteDb.js';
-import { ROLE_NAMES, UserStore, type Role } from '../store/userStore.js';
+import { DoctorInUseError, doctorInUseText, ROLE_NAMES, UserStore, type Role } from '../store/userStore.js';
 
 const USAGE = `usage: npm run anxin -- COMMAND
 
@@ -117,7 +117,14 @@ async function resetPassword(users: UserStore, username: string): Promise<number
 }
 
 function setDisabled(users: UserStore, username: string, disabled: boolean): number {
-  const result = users.setDisabled(username, disabled, 'cli');
+  let result: ReturnType<UserStore['setDisabled']>;
+  try {
+    result = users.setDisabled(username, disabled, 'cli');
+  } catch (err) {
+    if (!(err instanceof DoctorInUseError)) throw err;
+    process.stderr.write(`anxin: ${err.message}\n`);
+    return 1;
+  }
   if (result === 'unknown') {
     process.stderr.write(`anxin: no user ${username}\n`);
     return 1;
@@ -135,7 +142,7 @@ function setRole(users: UserStore, username: string, role: Role): number {
   if (!result.ok) {
     const why = result.problem === 'unknown' ? `no user ${username}`
       : result.problem === 'last_admin' ? `${username} is the last enabled admin; make another user admin first`
-      : `${username} is the family doctor of ${result.residents} resident(s); name another doctor for them first (import)`;
+      : doctorInUseText(username, result, 'role');
     process.stderr.write(`anxin: ${why}\n`);
     return 1;
   }

@@ -1,7 +1,8 @@
 /**
  * The directory changes an import refuses to make (importChecks.ts), as admin
  * actions: move a resident or a device to another home, replace a home's
- * gateway, retire a device. Each is one group-commit job (checks, directory
+ * gateway, retire a device; and move a doctor's patients to another doctor,
+ * with what is in the first doctor's queue. Each is one group-commit job (checks, directory
  * rows, MQTT credential, the alerts it ends, the audit entry, the directory's
  * cache reloaded), so it is atomic and serialized with the ingest and the
  * rules. Then every session whose access changed is closed: the broker fixed
@@ -14,6 +15,7 @@
  */
 import type { Logger } from 'pino';
 import type { AlertEngine } from '../alerts/alertEngine.js';
+import type { AlertService } from '../alerts/alertService.js';
 import type { Alert, AlertStore } from '../alerts/alertStore.js';
 import { generateSecret, hashSecret } from '../auth/secrets.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
@@ -29,6 +31,8 @@ export interface DirectoryActionsDeps {
   engine: AlertEngine;
   alerts: AlertStore;
   users: UserStore;
+  /** Hands escalations over to another doctor, telling them (moveDoctorPatients only). */
+  alertService?: Pick<AlertService, 'handOverEscalation'>;
   /** Closes a device's or gateway's MQTT session, if it has one (HubBroker.forget). */
   closeSession: (username: string) => void;
   log: Logger;
@@ -54,6 +58,8 @@ export interface ResidentMoved { residentId: string; fromHomeId: string; homeId:
 export interface DeviceMoved { deviceId: string; fromHomeId: string; homeId: string; residentId: string | null; resolvedAlerts: string[] }
 export interface GatewayReplaced { homeId: string; gatewayId: string; previousGatewayId: string; password: string }
 export interface DeviceRetired { deviceId: string; homeId: string; retiredAt: number; resolvedAlerts: string[] }
+/** `escalations`: alerts escalated to `from`, now to `to` (who was told); `warnings`: the moved patients' warnings, now in `to`'s queue. */
+export interface PatientsMoved { from: string; to: string; residents: string[]; escalations: string[]; warnings: string[] }
 
 const refuse = (status: ActionRefusal['status'], code: string, message: string, field?: string, errors?: ActionRefusal['errors']): ActionRefusal =>
   ({ ok: false, status, code, message, ...(field !== undefined && { field }), ...(errors !== undefined && { errors }) });
@@ -174,6 +180,83 @@ export class DirectoryActions {
       const value = { deviceId, homeId: device.home_id, retiredAt: at, resolvedAlerts };
       return { value, sessions: [deviceId], audit: { homeId: device.home_id, type: device.type, residentId: device.resident_id, resolvedAlerts } };
     });
+  }
+
+  /**
+   * Moves patients of doctor `from` to doctor `to`: all of them, or those named
+   * (each must be `from`'s). What sits in `from`'s queue follows the patient:
+   * an alert escalated to `from` is handed over to `to` and `to` is told as of
+   * any escalation (AlertService.handOverEscalation); a warning, which only
+   * the family doctor reviews, gets a note and is in `to`'s queue from now.
+   * Moving all also takes the escalations to `from` of a home with no resident
+   * named (a home-level alert) and of residents no longer theirs, so `from`'s
+   * queue is empty after it and the account can be disabled. `to` must be an
+   * enabled doctor; `from` may already be disabled (the missed-care state this
+   * repairs). Readings, targets and alert history stay as they are.
+   */
+  moveDoctorPatients(from: string, to: { doctor: string; residents?: string[] }, actor: string): Promise<ActionResult<PatientsMoved>> {
+    const { alertService } = this.deps;
+    if (!alertService) throw new Error('moveDoctorPatients needs the alert service');
+    return this.act('patients.moved', actor, from, (db, at) => {
+      const problem = this.doctorsProblem(db, from, to.doctor);
+      if (problem) return problem;
+      const residents = to.residents === undefined
+        ? db.prepare('SELECT id FROM residents WHERE doctor = ? ORDER BY id').pluck().all(from) as string[]
+        : [...new Set(to.residents)];
+      if (to.residents !== undefined) {
+        const doctorOf = db.prepare('SELECT doctor FROM residents WHERE id = ?').pluck();
+        const errors = residents.flatMap((id) => {
+          const row = doctorOf.get(id) as string | null | undefined;
+          if (row === from) return [];
+          const why = row === undefined ? `resident ${id} does not exist` : `resident ${id} is ${row === null ? 'nobody' : row}'s patient, not ${from}'s`;
+          return [{ path: `/residents/${to.residents!.indexOf(id)}`, message: why }];
+        });
+        if (errors.length > 0) return refuse(400, 'invalid_request', `${errors.length} of the residents named are not ${from}'s patients; nothing was moved`, 'residents', errors);
+      }
+      const moving = new Set(residents);
+      const update = db.prepare('UPDATE residents SET doctor = ?, updated_at = ? WHERE id = ?');
+      for (const id of residents) update.run(to.doctor, at, id);
+      // A home-level alert (no resident named) is the home's: it follows when `from` keeps nobody there.
+      const keepsHome = db.prepare('SELECT 1 FROM residents WHERE home_id = ? AND doctor = ?').pluck();
+      const why = `家庭医生变更：${from} → ${to.doctor}（管理员 ${actor} 转移患者）`;
+      const whyEn = `Family doctor changed from ${from} to ${to.doctor} by ${actor} (patients moved)`;
+      const escalations: string[] = [];
+      const warnings: string[] = [];
+      for (const a of this.deps.engine.unresolved()) {
+        const follows = a.residentId !== null ? moving.has(a.residentId) : !keepsHome.get(a.homeId, from);
+        if (a.state === 'escalated' && a.escalationTarget === 'doctor' && a.escalatedTo === from && (to.residents === undefined || follows)) {
+          alertService.handOverEscalation(a, to.doctor, actor, Math.max(at, (a.escalatedAt ?? 0) + 1),
+            `${why}，已转给 ${to.doctor} 处理 / ${whyEn}; handed over to ${to.doctor}`);
+          escalations.push(a.id);
+        } else if (a.severity === 'warning' && a.state !== 'escalated' && a.residentId !== null && moving.has(a.residentId)) {
+          this.deps.alerts.appendHistory(a.id, {
+            at, actor, action: 'commented', fromState: a.state, toState: a.state, detail: { reason: 'patients.moved', from, to: to.doctor },
+            note: `${why}，此预警转由 ${to.doctor} 查看 / ${whyEn}; ${to.doctor} reviews this warning now`,
+          });
+          this.deps.engine.store({ ...a, updatedAt: at }, 'commented', false);
+          warnings.push(a.id);
+        }
+      }
+      // No patient and no escalation: nothing was written (warnings move only with a patient).
+      if (residents.length === 0 && escalations.length === 0) {
+        return refuse(409, 'nothing_to_move', `${from} has no patients and no escalations to move`, 'username');
+      }
+      const value = { from, to: to.doctor, residents, escalations, warnings };
+      return { value, sessions: [], audit: { to: to.doctor, residents, escalations, warnings } };
+    });
+  }
+
+  /** A refusal if patients cannot move from `from` to `to`: `from` must exist; `to` must be another, enabled doctor. */
+  private doctorsProblem(db: Db, from: string, to: string): ActionRefusal | undefined {
+    const user = db.prepare('SELECT role, disabled FROM users WHERE username = ?');
+    if (!user.get(from)) return refuse(404, 'not_found', `user ${from} does not exist`, 'username');
+    if (to === from) return refuse(400, 'invalid_request', `the patients are ${from}'s already; name another doctor`, 'to');
+    const target = user.get(to) as { role: string; disabled: number } | undefined;
+    if (!target) return refuse(400, 'invalid_request', `no user ${to}`, 'to');
+    if (target.role !== 'doctor') return refuse(400, 'invalid_request', `user ${to} has role ${target.role}, not doctor`, 'to');
+    // Their patients' alerts would reach nobody: the very gap this action closes.
+    if (target.disabled) return refuse(409, 'doctor_disabled', `doctor ${to} is disabled and cannot sign in; choose an enabled doctor`, 'to');
+    return undefined;
   }
 
   /**

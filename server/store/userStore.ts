@@ -44,12 +44,47 @@ export interface UserChange {
   disabled?: boolean;
 }
 
+/**
+ * What a doctor still answers for: their patients, the alerts escalated to
+ * them and not resolved, and their patients' unresolved warnings (SPEC §4:
+ * the family doctor reviews those; nobody else is asked to).
+ */
+export interface DoctorWork {
+  patients: number;
+  escalations: number;
+  warnings: number;
+}
+
 export type UserUpdate =
   | { ok: true; user: UserRecord; changed: Array<keyof UserChange>; sessionsEnded: number }
-  /** `last_admin`: it would leave no enabled admin; `doctor_in_use`: a doctor still named by `residents` residents. */
+  /**
+   * `last_admin`: it would leave no enabled admin. `doctor_in_use`: a doctor who
+   * still has patients or open items would lose the role or be disabled
+   * (`change` says which was asked); `residents` is their number of patients.
+   */
   | { ok: false; problem: 'unknown' }
   | { ok: false; problem: 'last_admin' }
-  | { ok: false; problem: 'doctor_in_use'; residents: number };
+  | ({ ok: false; problem: 'doctor_in_use'; residents: number; change: 'role' | 'disabled' } & DoctorWork);
+
+/** Thrown by {@link UserStore.setDisabled} for a doctor who still has work: nothing was changed. */
+export class DoctorInUseError extends Error {
+  constructor(readonly username: string, readonly work: DoctorWork) {
+    super(doctorInUseText(username, work, 'disabled'));
+    this.name = 'DoctorInUseError';
+  }
+}
+
+/**
+ * Why a doctor cannot be disabled or lose the role yet, with the counts, and
+ * what to do first (moving their patients takes their open items along).
+ */
+export function doctorInUseText(username: string, work: DoctorWork, change: 'role' | 'disabled'): string {
+  const items = work.escalations + work.warnings;
+  // "is the family doctor of N resident(s)": the words of the refusal before open items counted too.
+  return `${username} is the family doctor of ${work.patients} resident(s) and has ${items} open item(s) in their queue `
+    + `(${work.escalations} escalation(s), ${work.warnings} warning(s)): move them to another doctor first `
+    + `(POST /api/v1/doctors/${username}/patients/move), then ${change === 'disabled' ? 'disable the account' : 'change the role'}`;
+}
 
 const CHANGE_FIELDS = ['role', 'name', 'phone', 'webhookUrl', 'disabled'] as const satisfies ReadonlyArray<keyof UserChange>;
 
@@ -162,12 +197,34 @@ export class UserStore {
   /**
    * Disables (or enables again) a user: a disabled one cannot sign in, and
    * their sessions end (a running hub closes their live streams within its
-   * session sweep). The last enabled admin cannot be disabled.
+   * session sweep). The last enabled admin cannot be disabled. A doctor who
+   * still has patients or open items cannot either: that throws
+   * {@link DoctorInUseError} (thrown, not answered, so that no caller can
+   * report it as done).
    */
   setDisabled(username: string, disabled: boolean, actor: string): 'done' | 'unknown' | 'last_admin' {
     const result = this.update(username, { disabled }, actor);
-    // A role stays as it is, so a doctor's residents cannot stand in the way.
-    return !result.ok && result.problem !== 'doctor_in_use' ? result.problem : 'done';
+    if (!result.ok && result.problem === 'doctor_in_use') throw new DoctorInUseError(username, result);
+    return result.ok ? 'done' : result.problem;
+  }
+
+  /** What a doctor still answers for (see {@link DoctorWork}); zeros for anyone else. */
+  doctorWork(username: string): DoctorWork {
+    return this.db.prepare(DOCTOR_WORK).get({ username }) as DoctorWork;
+  }
+
+  /** {@link doctorWork} of everyone named as a doctor or escalated to, by username, in three queries. */
+  allDoctorWork(): Map<string, DoctorWork> {
+    const work = new Map<string, DoctorWork>();
+    const of = (username: string) => {
+      let w = work.get(username);
+      if (!w) work.set(username, (w = { patients: 0, escalations: 0, warnings: 0 }));
+      return w;
+    };
+    for (const r of this.db.prepare('SELECT doctor AS username, count(*) AS n FROM residents WHERE doctor IS NOT NULL GROUP BY doctor').all() as Array<{ username: string; n: number }>) of(r.username).patients = r.n;
+    for (const r of this.db.prepare(`SELECT escalated_to AS username, count(*) AS n FROM alerts WHERE ${ESCALATED_TO_DOCTOR} AND escalated_to IS NOT NULL GROUP BY escalated_to`).all() as Array<{ username: string; n: number }>) of(r.username).escalations = r.n;
+    for (const r of this.db.prepare(`SELECT r.doctor AS username, count(*) AS n FROM alerts a JOIN residents r ON r.id = a.resident_id WHERE ${DOCTOR_WARNING} AND r.doctor IS NOT NULL GROUP BY r.doctor`).all() as Array<{ username: string; n: number }>) of(r.username).warnings = r.n;
+    return work;
   }
 
   /**
@@ -198,9 +255,13 @@ export class UserStore {
         const others = (this.db.prepare("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?").get(username) as { n: number }).n;
         if (others === 0) return { ok: false, problem: 'last_admin' };
       }
-      if (old.role === 'doctor' && next.role !== 'doctor') {
-        const residents = (this.db.prepare('SELECT count(*) AS n FROM residents WHERE doctor = ?').get(username) as { n: number }).n;
-        if (residents > 0) return { ok: false, problem: 'doctor_in_use', residents };
+      // A doctor who stops being one, or is disabled, while patients or open items are still theirs would
+      // leave warnings and escalations in a queue nobody can open (new escalations to them are refused,
+      // but what is already theirs, and every warning their patients raise from then on, is not).
+      const leaves = next.role !== 'doctor' ? 'role' : next.disabled && !old.disabled ? 'disabled' : null;
+      if (old.role === 'doctor' && leaves) {
+        const work = this.doctorWork(username);
+        if (work.patients + work.escalations + work.warnings > 0) return { ok: false, problem: 'doctor_in_use', residents: work.patients, change: leaves, ...work };
       }
       this.db.prepare('UPDATE users SET role = ?, name = ?, phone = ?, webhook_url = ?, disabled = ?, updated_at = ? WHERE username = ?')
         .run(next.role, next.name, next.phone, next.webhookUrl, next.disabled ? 1 : 0, this.now(), username);
@@ -219,6 +280,15 @@ export class UserStore {
       .run(this.now(), actor, action, subject, JSON.stringify(detail));
   }
 }
+
+/** An alert in a doctor's queue because it was escalated to them (joined with `escalated_to`). */
+const ESCALATED_TO_DOCTOR = "state = 'escalated' AND escalation_target = 'doctor'";
+/** An alert in a doctor's queue because it is their patient's warning, not escalated (joined with the resident's doctor). */
+const DOCTOR_WARNING = "a.severity = 'warning' AND a.state IN ('open', 'acknowledged')";
+const DOCTOR_WORK = `SELECT
+  (SELECT count(*) FROM residents WHERE doctor = @username) AS patients,
+  (SELECT count(*) FROM alerts WHERE escalated_to = @username AND ${ESCALATED_TO_DOCTOR}) AS escalations,
+  (SELECT count(*) FROM alerts a JOIN residents r ON r.id = a.resident_id WHERE r.doctor = @username AND ${DOCTOR_WARNING}) AS warnings`;
 
 const RECORD_SELECT = 'SELECT username, role, name, phone, webhook_url, disabled, created_at, updated_at FROM users';
 

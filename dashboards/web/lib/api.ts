@@ -7,6 +7,7 @@ import type {
   Alert, AlertDetail, AlertPage, Handoff, HomeDetail, HomeOverview, HubConfig, ImportResult, Kpi, Lang, Outcome, Reading, ReadingType,
   Refusal, Resident, ResidentDetail, ResidentSummary, User, Credential, Home, UserAccount, UserChange,
 } from './types';
+import type { DoctorOverview, DoctorPatient, PatientsMoved } from './types';
 import type { Device } from './types';
 
 /** An error answer of the hub: `{error, message, field?, errors?[{path, message}]}`. */
@@ -122,4 +123,11 @@ export const api = {
   users: () => call<{ users: UserAccount[] }>('GET', '/api/v1/users').then((r) => r.users),
   updateUser: (username: string, change: UserChange) =>
     call<{ user: UserAccount; changed: string[]; sessionsEnded: number }>('PUT', `/api/v1/users/${encodeURIComponent(username)}`, change),
+  // A doctor's patients (server/api/routes/doctorPatients.ts): counts, and moving them to another doctor.
+  doctors: () => call<{ doctors: DoctorOverview[] }>('GET', '/api/v1/doctors').then((r) => r.doctors),
+  doctorPatients: (username: string) =>
+    call<{ patients: DoctorPatient[] }>('GET', `/api/v1/doctors/${encodeURIComponent(username)}/patients`).then((r) => r.patients),
+  /** All of `from`'s patients, or those of `residents`, to `to`; their open items follow. */
+  moveDoctorPatients: (from: string, to: string, residents?: string[]) =>
+    call<PatientsMoved>('POST', `/api/v1/doctors/${encodeURIComponent(from)}/patients/move`, { to, ...(residents && { residents }) }),
 };

@@ -37,6 +37,40 @@ export interface UserChange {
   disabled?: boolean;
 }
 
+/**
+ * A doctor as an admin sees them (GET /api/v1/doctors): their patients and
+ * what sits in their queue (alerts escalated to them; their patients' warnings).
+ */
+export interface DoctorOverview {
+  username: string;
+  name: string | null;
+  role: Role;
+  disabled: boolean;
+  patients: number;
+  escalations: number;
+  warnings: number;
+  openItems: number;
+}
+
+/** One of a doctor's patients, to choose whom to move (GET /api/v1/doctors/{username}/patients). */
+export interface DoctorPatient {
+  id: string;
+  name: string;
+  homeId: string;
+  escalations: number;
+  warnings: number;
+}
+
+/** The answer of POST /api/v1/doctors/{username}/patients/move. */
+export interface PatientsMoved {
+  from: string;
+  to: string;
+  residents: string[];
+  escalations: string[];
+  warnings: string[];
+  remaining: Pick<DoctorOverview, 'patients' | 'escalations' | 'warnings' | 'openItems'>;
+}
+
 export type Values = Record<string, number | string | boolean>;
 
 export interface Alert {

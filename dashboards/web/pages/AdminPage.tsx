@@ -1,7 +1,8 @@
 /**
- * The admin page: bulk import, people's accounts and roles, homes and devices
- * with live status (the stream's `device.status` events), device secrets, and
- * refused payloads.
+ * The admin page: bulk import, people's accounts and roles, family doctors'
+ * patients (moving them to another doctor), homes and devices with live
+ * status (the stream's `device.status` events), device secrets, and refused
+ * payloads.
  * Admins read no vitals (server/api/policies.ts), so none are shown here.
  */
 import { useState } from 'preact/hooks';
@@ -11,6 +12,7 @@ import { useDebounced, useLoad } from '../lib/hooks';
 import type { User } from '../lib/types';
 import { useLiveAlerts } from '../lib/useLiveAlerts';
 import { HomesPanel } from './admin/HomesPanel';
+import { DoctorsPanel } from './admin/DoctorsPanel';
 import { ImportPanel } from './admin/ImportPanel';
 import { RefusalsPanel } from './admin/RefusalsPanel';
 import { UsersPanel } from './admin/UsersPanel';
@@ -18,6 +20,8 @@ import { UsersPanel } from './admin/UsersPanel';
 export function AdminPage(props: { user: User; onSignOut: () => void }) {
   const homes = useLoad(() => api.homesOverview(), []);
   const [imports, setImports] = useState(0);
+  /** Bumped by a change of an account or a move of patients: the other panel shows it. */
+  const [people, setPeople] = useState(0);
   const refreshHomes = useDebounced(homes.reload, 1000);
   // Admins get device status only (server/realtime/streamHub.ts); no alert snapshot.
   const live = useLiveAlerts({ alerts: false, onEvent: (e) => { if (e.type === 'device.status') refreshHomes(); } });
@@ -31,7 +35,8 @@ export function AdminPage(props: { user: User; onSignOut: () => void }) {
         <div class="admin-col">
           <ImportPanel onImported={() => { homes.reload(); setImports((n) => n + 1); }} />
           {/* An import may add people (and refusals): both panels reload after one. */}
-          <UsersPanel me={props.user.username} refreshKey={imports} />
+          <UsersPanel me={props.user.username} refreshKey={imports} onChanged={() => setPeople((n) => n + 1)} />
+          <DoctorsPanel refreshKey={imports + people} />
           <RefusalsPanel refreshKey={imports} />
         </div>
         <div class="admin-col">

@@ -18,18 +18,23 @@ const Id = Type.String({ pattern: ID_PATTERN });
 const Ids = Type.Array(Type.String());
 const Refusals = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
-export function adminActionRoutes(ctx: HubContext): FastifyPluginAsync {
-  const actions = new DirectoryActions({
-    writer: ctx.writer, directory: ctx.directory, engine: ctx.engine, alerts: ctx.alerts, users: ctx.users,
+/** The directory's admin actions (server/import/directoryActions.ts) with what they need of the hub. */
+export function directoryActionsFor(ctx: HubContext): DirectoryActions {
+  return new DirectoryActions({
+    writer: ctx.writer, directory: ctx.directory, engine: ctx.engine, alerts: ctx.alerts, users: ctx.users, alertService: ctx.alertService,
     closeSession: (username) => ctx.broker.forget(username), log: ctx.log.child({ component: 'directory' }), now: ctx.now,
   });
+}
 
-  /** The action's value, or its refusal as the HTTP error it is. */
-  const settle = <T>(req: FastifyRequest, result: ActionResult<T>): T => {
-    if (result.ok) return result.value;
-    req.log.info({ actor: req.user!.username, url: req.url, error: result.code, field: result.field }, `admin action refused: ${result.message}`);
-    throw new ApiError(result.status, result.code, result.message, result.field, result.errors);
-  };
+/** An admin action's value, or its refusal as the HTTP error it is. */
+export function settleAction<T>(req: FastifyRequest, result: ActionResult<T>): T {
+  if (result.ok) return result.value;
+  req.log.info({ actor: req.user!.username, url: req.url, error: result.code, field: result.field }, `admin action refused: ${result.message}`);
+  throw new ApiError(result.status, result.code, result.message, result.field, result.errors);
+}
+
+export function adminActionRoutes(ctx: HubContext): FastifyPluginAsync {
+  const actions = directoryActionsFor(ctx);
 
   return async (app) => {
     const admin = { roles: ROLES.admin };
@@ -50,7 +55,7 @@ export function adminActionRoutes(ctx: HubContext): FastifyPluginAsync {
     }, async (req) => {
       const { id } = req.params as { id: string };
       const body = req.body as { homeId: string; devices?: BoundDevices };
-      const moved = settle(req, await actions.moveResident(id, body, req.user!.username));
+      const moved = settleAction(req, await actions.moveResident(id, body, req.user!.username));
       return { ...moved, resident: presentResident(ctx.directory.resident(id)!, ctx.now()) };
     });
 
@@ -66,7 +71,7 @@ export function adminActionRoutes(ctx: HubContext): FastifyPluginAsync {
     }, async (req) => {
       const { id } = req.params as { id: string };
       const body = req.body as { homeId: string; resident?: string };
-      const moved = settle(req, await actions.moveDevice(id, body, req.user!.username));
+      const moved = settleAction(req, await actions.moveDevice(id, body, req.user!.username));
       const device = ctx.directory.device(id)!;
       return { device: presentDevice({ ...device, status: ctx.directory.status(id) }), fromHomeId: moved.fromHomeId, resolvedAlerts: moved.resolvedAlerts };
     });
@@ -85,7 +90,7 @@ export function adminActionRoutes(ctx: HubContext): FastifyPluginAsync {
       },
     }, async (req) => {
       const { id } = req.params as { id: string };
-      const r = settle(req, await actions.replaceGateway(id, (req.body as { id: string }).id, req.user!.username));
+      const r = settleAction(req, await actions.replaceGateway(id, (req.body as { id: string }).id, req.user!.username));
       return { homeId: r.homeId, gatewayId: r.gatewayId, previousGatewayId: r.previousGatewayId, credential: { username: r.gatewayId, password: r.password, kind: 'gateway' as const } };
     });
 
@@ -99,7 +104,7 @@ export function adminActionRoutes(ctx: HubContext): FastifyPluginAsync {
       },
     }, async (req) => {
       const { id } = req.params as { id: string };
-      const r = settle(req, await actions.retireDevice(id, req.user!.username));
+      const r = settleAction(req, await actions.retireDevice(id, req.user!.username));
       return { id: r.deviceId, homeId: r.homeId, retiredAt: new Date(r.retiredAt).toISOString(), resolvedAlerts: r.resolvedAlerts };
     });
   };

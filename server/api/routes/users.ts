@@ -9,7 +9,7 @@ import { Type } from 'typebox';
 import type { HubContext } from '../../hubContext.js';
 import { ImportUser } from '../../import/importSchema.js';
 import { webhookUrlProblem } from '../../notify/webhookNotifier.js';
-import { ROLE_NAMES, type UserChange, type UserRecord } from '../../store/userStore.js';
+import { doctorInUseText, ROLE_NAMES, type UserChange, type UserRecord } from '../../store/userStore.js';
 import { ApiError, notFound } from '../errors.js';
 import { ROLES } from '../policies.js';
 import { ErrorBody } from '../schemas.js';
@@ -54,7 +54,9 @@ export function userRoutes(ctx: HubContext): FastifyPluginAsync {
       schema: {
         tags: ['users'],
         summary: "Change a user's role, name, phone or webhook URL, or disable/enable them; a new role or disabling ends their sessions at once",
-        description: 'The last enabled admin cannot lose the role or be disabled (409 last_admin); a doctor who is still a resident\'s family doctor keeps the role (409 doctor_in_use). Audited.',
+        description: 'The last enabled admin cannot lose the role or be disabled (409 last_admin); a doctor who still has patients or open items '
+          + '(alerts escalated to them, their patients\' warnings) keeps the role and stays enabled until they are moved (409 doctor_in_use; '
+          + 'POST /api/v1/doctors/{username}/patients/move). Audited.',
         params: Type.Object({ username: Type.String({ minLength: 1, maxLength: 64 }) }),
         body: UserChangeBody,
         response: { 200: Type.Object({ user: UserRecordBody, changed: Type.Array(Type.String()), sessionsEnded: Type.Integer() }), 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
@@ -73,8 +75,7 @@ export function userRoutes(ctx: HubContext): FastifyPluginAsync {
           const field = change.role !== undefined && change.role !== 'admin' ? 'role' : 'disabled';
           throw new ApiError(409, 'last_admin', `${username} is the last enabled admin: make another user admin first`, field);
         }
-        throw new ApiError(409, 'doctor_in_use',
-          `${username} is the family doctor of ${result.residents} resident(s): name another doctor for them first (import), then change the role`, 'role');
+        throw new ApiError(409, 'doctor_in_use', doctorInUseText(username, result, result.change), result.change);
       }
       const { changed, sessionsEnded, user } = result;
       // The sessions are gone already; their live streams close now, not at the next sweep.

@@ -138,12 +138,15 @@ describe('PUT /api/v1/users/{username}', () => {
     expect(res.body.error).toBe('invalid_request');
   });
 
-  it('may disable a doctor who left at once; an escalation to them is then refused, saying so, instead of telling nobody', async () => {
+  it('refuses to disable a doctor who still has patients, naming how many; one disabled all the same (before this check, or in the database) is refused as an escalation target, saying so', async () => {
     const op = await login(h.t.hub, 'op-zhang', password('op-zhang')); // signed in anew: earlier tests changed their role
     const cuff = await h.connect('bp-0001');
     await send(cuff, 'wh-0001', 'bp-0001', bp(186, 96), h.clock.now()); // dr-li's patient
     const crisis = (await listAlerts(h.t, op)).find((a: { rule: string; state: string }) => a.rule === 'bp_crisis' && a.state !== 'resolved');
-    expect((await asAdmin('PUT', '/api/v1/users/dr-li', { disabled: true })).status).toBe(200);
+    const busy = await asAdmin('PUT', '/api/v1/users/dr-li', { disabled: true });
+    expect([busy.status, busy.body.error, busy.body.field]).toEqual([409, 'doctor_in_use', 'disabled']);
+    expect(busy.body.message).toContain('dr-li is the family doctor of 1 resident(s) and has 0 open item(s)');
+    h.t.hub.ctx.db.prepare("UPDATE users SET disabled = 1 WHERE username = 'dr-li'").run();
     const refused = await api(h.t, op, 'POST', `/api/v1/alerts/${crisis.id}/escalate`, { target: 'doctor' });
     expect([refused.status, refused.body.error]).toEqual([409, 'doctor_disabled']);
     expect(refused.body.message).toContain('dr-li');

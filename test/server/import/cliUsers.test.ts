@@ -30,7 +30,8 @@ const me = async (token: string) => (await t.hub.http.inject({ url: '/api/v1/aut
 
 beforeAll(async () => {
   t = await startTestHub();
-  const answer = await t.importDoc(exampleDocument());
+  const doc = exampleDocument();
+  const answer = await t.importDoc({ ...doc, users: [...doc.users, { username: 'dr-wang', role: 'doctor', name: '王医生' }] });
   drLi = answer.users.find((u) => u.username === 'dr-li')!.password;
 });
 
@@ -46,6 +47,16 @@ it('reset-password prints a new password once; the old one and its sessions no l
   await expect(login(t.hub, 'dr-li', drLi)).rejects.toThrow();
   expect(await me(await login(t.hub, 'dr-li', password))).toBe(200);
   drLi = password;
+});
+
+it('disable-user refuses a doctor who still has patients, saying how many and what to do', async () => {
+  const busy = await anxin(['disable-user', 'dr-li']);
+  expect(busy.code).toBe(1);
+  expect(busy.stderr).toContain('anxin: dr-li is the family doctor of 1 resident(s) and has 0 open item(s) in their queue');
+  expect(busy.stderr).toContain('POST /api/v1/doctors/dr-li/patients/move');
+  // Their patient goes to another doctor (the admin page's "Move patients").
+  const moved = await t.hub.http.inject({ method: 'POST', url: '/api/v1/doctors/dr-li/patients/move', headers: { authorization: `Bearer ${await t.adminToken()}` }, payload: { to: 'dr-wang' } });
+  expect(moved.statusCode).toBe(200);
 });
 
 it('disable-user ends the sessions and refuses sign-in; enable-user lets them back', async () => {

@@ -3,6 +3,8 @@
  * they may sign in; an admin changes a role, or disables and enables an
  * account (PUT /api/v1/users/{username}), each after a confirmation, since
  * either signs the person out at once. New people come in through the import.
+ * A doctor who still has patients or open items is refused (409): the error
+ * says how many and points to the Doctors panel, where they are moved.
  */
 import { useState } from 'preact/hooks';
 import { Dialog } from '../../components/Dialog';
@@ -17,7 +19,7 @@ const ROLE_TEXT: Record<Role, MessageId> = { operator: 'roleOperator', superviso
 /** A change waiting for the admin's confirmation. */
 type Pending = { user: UserAccount; change: UserChange };
 
-export function UsersPanel(props: { me: string; refreshKey: number }) {
+export function UsersPanel(props: { me: string; refreshKey: number; onChanged?: () => void }) {
   const { t, lang } = useI18n();
   const users = useLoad(() => api.users(), [props.refreshKey]);
   /** Roles chosen in the selects, not yet applied. */
@@ -46,12 +48,19 @@ export function UsersPanel(props: { me: string; refreshKey: number }) {
       });
       setNotice(t('userChanged', { user: user.username }));
       users.reload();
+      props.onChanged?.();
     } catch (e) {
       const code = e instanceof ApiError ? e.code : null;
-      setError(code === 'last_admin' ? t('lastAdmin') : code === 'doctor_in_use' ? t('doctorInUse') : errorText(e, lang));
+      setError(code === 'last_admin' ? t('lastAdmin') : code === 'doctor_in_use' ? await doctorBusyText(user.username) : errorText(e, lang));
     } finally {
       setBusy(false);
     }
+  };
+
+  /** What the doctor still has, from the Doctors panel's source (the refusal's own sentence is English). */
+  const doctorBusyText = async (username: string) => {
+    const d = (await api.doctors().catch(() => [])).find((x) => x.username === username);
+    return d ? t('doctorBusy', { user: username, p: d.patients, n: d.openItems, e: d.escalations, w: d.warnings }) : t('doctorInUse');
   };
 
   const list = users.value ?? [];
