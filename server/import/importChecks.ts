@@ -85,6 +85,11 @@ export class ExistingDirectory {
   credential(username: string): CredentialRow | undefined { return this.lookups.credential.get(username)?.[0]; }
   /** A retired device's or replaced gateway's id, never issued again (retiredIdentities.ts); all loaded at the first lookup. */
   retirement(id: string): Retirement | undefined { return (this.retired ??= retiredIdentities(this.db)).get(id); }
+  /** How many of a resident's unresolved alerts are escalated to `doctor` (asked only when an import changes their doctor). */
+  escalationsTo(residentId: string, doctor: string): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM alerts WHERE resident_id = ? AND escalated_to = ? AND state = 'escalated' AND escalation_target = 'doctor'")
+      .get(residentId, doctor) as { n: number }).n;
+  }
 }
 
 const validateSchema = compileSchema<ImportDocument>(ImportDocument, { allErrors: true });
@@ -192,6 +197,13 @@ export function referenceProblems(doc: unknown, existing: ExistingDirectory): Im
       if (doctor && USERNAME_RE.test(doctor)) {
         const problem = doctorProblem(doctor, docUsers, existing);
         if (problem) add(`${rPath}/doctor`, problem);
+        // What is escalated to their doctor would stay with a doctor who is no longer theirs: the admin
+        // action hands it over and tells the new doctor; an import would do neither.
+        const escalated = row?.doctor && row.doctor !== doctor ? existing.escalationsTo(row.id, row.doctor) : 0;
+        if (!problem && escalated > 0) {
+          add(`${rPath}/doctor`, `resident ${row!.id} has ${escalated} alert(s) escalated to ${row!.doctor}; changing their doctor hands those over, an admin action: `
+            + `POST /api/v1/doctors/${row!.doctor}/patients/move {"to":"${doctor}","residents":["${row!.id}"]}`);
+        }
       }
     }
     if (Array.isArray(home.residents) && home.residents.length <= MAX_RESIDENTS_PER_HOME) {

@@ -68,6 +68,16 @@ afterAll(async () => {
 });
 
 describe('before any move', () => {
+  it('an import (or PUT of the resident) that changes the doctor of a patient with an escalation is refused, naming the move', async () => {
+    const res = await admin('PUT', '/api/v1/residents/r-0001', { name: '王秀英', doctor: 'dr-zhao' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([expect.objectContaining({
+      path: '/homes/0/residents/0/doctor',
+      message: expect.stringContaining('resident r-0001 has 1 alert(s) escalated to dr-li; changing their doctor hands those over, an admin action: POST /api/v1/doctors/dr-li/patients/move'),
+    })]);
+    expect((await doctor('dr-li')).patients).toBe(2);
+  });
+
   it("the admin's list shows each doctor's patients and open items", async () => {
     expect(await doctor('dr-li')).toEqual({ username: 'dr-li', name: '李医生', role: 'doctor', disabled: false, patients: 2, escalations: 2, warnings: 1, openItems: 3 });
     expect(await doctor('dr-gone')).toMatchObject({ disabled: true, patients: 0, openItems: 0 });
