@@ -22,6 +22,11 @@ export const HubConfigSchema = Type.Object({
    */
   httpsPort: Type.Optional(Type.Union([Port, Type.Literal('off')])),
   /**
+   * With HTTPS served, plain HTTP redirects pages to it and refuses the API and live stream
+   * (server/api/httpsOnly.ts); `off`: it serves everything, as without a certificate. Unset: on.
+   */
+  httpRedirect: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])),
+  /**
    * Reverse proxies whose `X-Forwarded-For`/`-Proto` are believed (fastify `trustProxy`): comma-separated
    * addresses, CIDRs, or `loopback`/`linklocal`/`uniquelocal`. Unset: none, so a client cannot choose
    * the address the sign-in limiter counts it by, nor claim https.
@@ -112,6 +117,7 @@ export const DEFAULTS: HubConfig = {
 const ENV: Record<string, { key: keyof HubConfig; number?: boolean }> = {
   ANXIN_HTTP_PORT: { key: 'httpPort', number: true },
   ANXIN_HTTPS_PORT: { key: 'httpsPort', number: true },
+  ANXIN_HTTP_REDIRECT: { key: 'httpRedirect' },
   ANXIN_TRUST_PROXY: { key: 'trustProxy' },
   ANXIN_MQTT_PORT: { key: 'mqttPort', number: true },
   ANXIN_MQTTS_PORT: { key: 'mqttsPort', number: true },

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Reading } from '../devices/validateReading.js';
 import { Topics } from '../devices/topics.js';
 import { buildHttp, httpsServerFor, type Http } from './api/http.js';
+import { HttpsOnly } from './api/httpsOnly.js';
 import { hashSecret } from './auth/secrets.js';
 import { HubBroker } from './broker/broker.js';
 import { loadTlsIdentity, tlsFilesOf } from './broker/tlsIdentity.js';
@@ -208,7 +209,9 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     readingQueries: timeSeries?.queries ?? readings, timeSeries,
     handoff: (alert) => buildHandoff(db, directory, alert, now(), config.tz),
   };
-  const http = await buildHttp(ctx);
+  // With HTTPS on, the plain port redirects pages and refuses the API (README "HTTPS and reverse proxies").
+  const httpsOnly = new HttpsOnly(config);
+  const http = await buildHttp(ctx, httpsOnly);
   // Plain HTTP on fastify's own server; HTTPS on a second server routed into the same app (http.ts
   // `httpsServerFor`), whose certificate a TlsListener loads, renews and warns about as for MQTT.
   let httpPort = 0;
@@ -237,6 +240,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     ? await broker.listenTls(config.mqttsPort, config.host, { files: tlsFiles, identity: tlsIdentity, reloadMs: config.tlsReloadSeconds * 1000, now })
     : null;
   const httpsPort = https ? await https.listen(httpsPortOf(config)!, config.host) : null;
+  if (httpsPort !== null) httpsOnly.httpsListening(httpsPort);
   // Only once everything that can fail at start has succeeded: an admin created by a start that then
   // failed (a port in use, a bad rules file) had its generated password never shown, and no later
   // start would create or show one.
@@ -252,7 +256,7 @@ export async function buildHub(config: HubConfig, opts: HubOptions = {}): Promis
     writer.run(() => eventLog.prune(now() - config.eventRetentionHours * 3600_000)).catch((err) => log.error({ err }, 'event log prune failed'));
   }, 3600_000).unref();
   ready = true;
-  log.info({ httpPort, httpsPort, mqttPort, mqttsPort, host: config.host, dataDir: config.dataDir }, 'hub ready');
+  log.info({ httpPort, httpsPort, plainHttp: httpsOnly.policy, mqttPort, mqttsPort, host: config.host, dataDir: config.dataDir }, 'hub ready');
 
   let stopping: Promise<void> | null = null;
   const stop = () => {

@@ -2,6 +2,7 @@
  * `npm start`: runs the whole hub on its embedded store. Configuration comes
  * from the environment (SPEC §7); SIGTERM/SIGINT shut down without losing data.
  */
+import { plainHttpPolicy } from './api/httpsOnly.js';
 import { TlsSettingError } from './broker/tlsIdentity.js';
 import { ConfigError, httpsPortOf, loadConfig, type HubConfig } from './config.js';
 import { RuleConfigError } from './rules/ruleConfig.js';
@@ -39,9 +40,16 @@ async function main(): Promise<void> {
       `  (shown only now; set ANXIN_ADMIN_PASSWORD before the first start to choose it)\n\n`,
     );
   }
+  // The address to give people first; with HTTPS on, what the plain port still does, so nobody
+  // bookmarks the http one (README "HTTPS and reverse proxies").
+  const plain = hub.httpPort !== 0 && `http://${config.host}:${hub.httpPort}/`;
   const listeners = [
-    hub.httpPort !== 0 && `http://${config.host}:${hub.httpPort}/`,
     hub.httpsPort !== null && `https://${config.host}:${hub.httpsPort}/`,
+    plain && ({
+      redirect: `${plain} (redirects to https; in clear only /healthz, /readyz, /metrics and devices' /mqtt)`,
+      proxy: `${plain} (for ANXIN_TRUST_PROXY: the API only as X-Forwarded-Proto: https)`,
+      serve: plain,
+    })[plainHttpPolicy(config)],
     hub.mqttPort !== null && `mqtt://${config.host}:${hub.mqttPort}`,
     hub.mqttsPort !== null && `mqtts://${config.host}:${hub.mqttsPort}`,
   ].filter(Boolean);

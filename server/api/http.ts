@@ -18,6 +18,7 @@ import { parseTrustProxy } from '../config.js';
 import type { HubContext } from '../hubContext.js';
 import type { Role, User } from '../store/userStore.js';
 import { ApiError, forbidden } from './errors.js';
+import type { HttpsOnly } from './httpsOnly.js';
 import { adminRoutes } from './routes/admin.js';
 import { adminActionRoutes } from './routes/adminActions.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -53,7 +54,8 @@ export type Http = FastifyInstance<any, any, any, any, TypeBoxTypeProvider>; // 
  */
 export const HSTS = 'max-age=86400';
 
-export async function buildHttp(ctx: HubContext): Promise<Http> {
+/** `httpsOnly`: what plain HTTP may do while HTTPS is served (hub.ts gives it; `inject` is never subject to it). */
+export async function buildHttp(ctx: HubContext, httpsOnly?: HttpsOnly): Promise<Http> {
   const app = Fastify({
     loggerInstance: ctx.log.child({ component: 'http' }),
     // Only the configured proxies' X-Forwarded-For/-Proto are believed: `request.ip` (sign-in limiter,
@@ -84,6 +86,11 @@ export async function buildHttp(ctx: HubContext): Promise<Http> {
     },
   });
 
+  // First: a request refused for coming in clear has no session looked up and no body read.
+  if (httpsOnly) {
+    httpsOnly.watch(app.server as HttpServer);
+    app.addHook('onRequest', httpsOnly.onRequest);
+  }
   app.addHook('onRequest', async (req) => authenticateRequest(ctx, req));
   // On the hub's own TLS only (RFC 6797 §7.2: never over plain http); a TLS-terminating proxy sends its own.
   app.addHook('onSend', async (req, reply) => {

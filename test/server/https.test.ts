@@ -2,10 +2,11 @@
  * HTTPS served by the hub (README "HTTPS and reverse proxies"): with a
  * certificate (a private CA made here by the openssl CLI, as for MQTT over
  * TLS) the same app answers on ANXIN_HTTPS_PORT: sign-in gives a Secure
- * cookie there and a plain one on HTTP, HSTS is sent on HTTPS only, the live
- * stream and MQTT over WebSocket work as wss, a renewed certificate is served
- * without a restart, and `ANXIN_HTTP_PORT=off` serves HTTPS alone but is
- * refused at start without a certificate. Real hubs, sockets and processes.
+ * cookie there and is refused on plain HTTP (more in api/httpsOnly.test.ts),
+ * HSTS is sent on HTTPS only, the live stream and MQTT over WebSocket work as
+ * wss, a renewed certificate is served without a restart, and
+ * `ANXIN_HTTP_PORT=off` serves HTTPS alone but is refused at start without a
+ * certificate. Real hubs, sockets and processes.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -121,18 +122,17 @@ describe('HTTPS', () => {
     expect(rawLog.join('')).not.toMatch(/PRIVATE KEY/);
   });
 
-  it('signs in over https with a Secure session cookie, and over plain http without', async () => {
+  it('signs in over https with a Secure session cookie, and never over plain http', async () => {
     const overTls = await signIn(https());
     expect(overTls.status).toBe(200);
     expect(cookieOf(overTls, 'anxin_session')?.attributes).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=strict', 'secure']));
     // A client cannot talk the hub out of it: X-Forwarded-Proto from an untrusted peer is ignored.
     expect(cookieOf(await signIn(https(), { 'x-forwarded-proto': 'http' }), 'anxin_session')?.attributes).toContain('secure');
 
+    // With HTTPS served, the plain port takes no password (server/api/httpsOnly.ts).
     const plain = await signIn(http());
-    expect(plain.status).toBe(200);
-    const cookie = cookieOf(plain, 'anxin_session')!;
-    expect(cookie.attributes).toEqual(expect.arrayContaining(['path=/', 'httponly', 'samesite=strict']));
-    expect(cookie.attributes).not.toContain('secure');
+    expect(plain.status).toBe(403);
+    expect(cookieOf(plain, 'anxin_session')).toBeNull();
   });
 
   it('signs out over https with a clearing cookie of the same attributes, Secure included', async () => {
