@@ -43,7 +43,7 @@ export class HubMetrics {
   private ingestLoadSource: (() => { weightInFlight: number; publishesWaiting: number }) | null = null;
   readonly ingestWeightInFlight = new Gauge({
     name: 'anxin_ingest_weight_in_flight',
-    help: 'Readings parsed and not yet durable, plus 3 per publish: what the ingest caps hub-wide (server/ingest/ingestBudget.ts; read at each scrape)',
+    help: 'Readings (accepted or refused) parsed and not yet durable, plus 3 per publish: what the ingest caps hub-wide (server/ingest/ingestBudget.ts; read at each scrape)',
     registers: [this.registry],
     collect: () => {
       if (this.ingestLoadSource) this.ingestWeightInFlight.set(this.ingestLoadSource().weightInFlight);

@@ -10,13 +10,15 @@
  * packet is downgraded to QoS 0 for aedes, which then sends no PUBACK) and
  * writes the PUBACK here when the reading is committed:
  *
- * - in the order the publishes arrived, per client (MQTT-4.6.0-2): a publish
- *   refused at once waits behind earlier ones still being stored;
+ * - in the order the publishes arrived, per client (MQTT-4.6.0-2);
  * - never before the store said durable; a store failure closes the
  *   connection (no PUBACK: the sender keeps the reading and resends it);
  * - with backpressure: past `limit` unacknowledged publishes, aedes is
  *   released only as acknowledgements go out, so a flooding client stops
- *   being read, as before;
+ *   being read, as before. A refused publish counts too: the ingest calls it
+ *   durable once its refusals are kept (audit D7: acknowledged at once, a
+ *   device sending nothing but refused readings was read as fast as the hub
+ *   could go, and their refusal jobs and rejects piled up to gigabytes);
  * - and hub-wide: while the ingest has publishes of a client set aside
  *   (`waitingFor`: too many readings in flight, see ingest/ingestBudget.ts),
  *   aedes is not released for that client's later publishes, so it is not
@@ -181,7 +183,7 @@ export class AckTicket {
   }
 
   admit(): void {
-    // The ingest set this publish aside (one refused at once is durable already: the limit alone decides).
+    // The ingest set this publish aside (one handled at once, a status, is durable already: the limit alone decides).
     const until = this.isDurable ? null : this.acks.waitingFor(this.s.client);
     if (until) {
       this.acks.holdWhileWaiting(this.s, this.release, until);

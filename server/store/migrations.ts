@@ -340,4 +340,25 @@ export const MIGRATIONS: readonly string[] = [
          Only motion rows (about 5 % of a journal) are in it. */ `
   CREATE INDEX readings_motion_home_ts ON readings (home_id, ts) WHERE type = 'motion';
   `,
+  /* 15: a refused publish's payload is kept once, in refusal_payloads, and each of its refusals refers to it
+         (server/store/refusalStore.ts): a gateway publish of 500 refused readings wrote the same 4 KiB 500 times
+         (audit D7). The refusals already kept keep their payload: the rows of one publish (same time, client,
+         topic and payload) share one, numbered by the publish's first refusal, so numbers rise with seq as new
+         ones do. refusals_payload lets the pruning find the lowest payload still referred to in one probe. */ `
+  CREATE TABLE refusal_payloads (
+    id      INTEGER PRIMARY KEY,
+    payload TEXT NOT NULL
+  ) STRICT;
+  ALTER TABLE refusals ADD COLUMN payload_id INTEGER;
+  CREATE TEMP TABLE refusal_payloads_15 (seq INTEGER PRIMARY KEY, first INTEGER NOT NULL);
+  INSERT INTO temp.refusal_payloads_15 (seq, first)
+    SELECT seq, min(seq) OVER (PARTITION BY at, client_id, topic, payload) FROM main.refusals WHERE payload IS NOT NULL;
+  INSERT INTO main.refusal_payloads (id, payload)
+    SELECT r.seq, r.payload FROM main.refusals r JOIN temp.refusal_payloads_15 g ON g.seq = r.seq WHERE g.first = r.seq;
+  UPDATE main.refusals SET payload_id = (SELECT g.first FROM temp.refusal_payloads_15 g WHERE g.seq = refusals.seq)
+    WHERE payload IS NOT NULL;
+  DROP TABLE temp.refusal_payloads_15;
+  ALTER TABLE main.refusals DROP COLUMN payload;
+  CREATE INDEX refusals_payload ON refusals (payload_id);
+  `,
 ];
