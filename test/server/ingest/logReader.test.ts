@@ -25,7 +25,9 @@ it('comes up and serves with its stdout reader gone, and stops cleanly on SIGTER
   child.stdout!.destroy(); // gone before the hub writes a line
   let status = 0;
   for (let i = 0; i < 150 && status !== 200; i++) {
-    status = await httpJson(`http://127.0.0.1:${port}/healthz`).then((r) => r.status, () => 0);
+    // Ready, not only alive: /healthz answers while the hub is still starting, before it takes SIGTERM
+    // (a loaded machine took longer than the wait below between the two).
+    status = await httpJson(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
     if (status !== 200) await new Promise((r) => setTimeout(r, 100));
   }
   expect(status).toBe(200);
