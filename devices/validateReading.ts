@@ -120,7 +120,9 @@ export function validateReading(doc: unknown, ids: { homeId: string; deviceId: s
     const detail = code === 'unknown_unit' && units ? `unit must be one of ${units.join(', ')}` : `${field} ${problem.message}`;
     return refuse(id, code, field, detail);
   }
-  for (const [key, value] of Object.entries(obj)) {
+  // for…in, not Object.entries: no array of pairs per reading. A parsed JSON object has own keys only.
+  for (const key in obj) {
+    const value = obj[key];
     // JSON.parse turns 1e400 into Infinity; a body never produces it.
     if (typeof value === 'number' && !Number.isFinite(value)) {
       return refuse(id, 'invalid_field', key, `${key} is not a finite number`);
@@ -163,6 +165,16 @@ export function parseTs(ts: string | number): number | null {
 
 type Values = Reading['values'];
 
+// Key lists built once: an array literal in `normalise` would be a new array per reading.
+const CLOCK_KEYS = ['clockUnreliable'] as const;
+const PRESSURE_KEYS = ['systolic', 'diastolic', 'map'] as const;
+const PULSE_KEYS = ['pulse', 'irregularPulse'] as const;
+const BP_RANGED_KEYS = ['systolic', 'diastolic', 'map', 'pulse'] as const;
+const GLUCOSE_KEYS = ['context'] as const;
+const FALL_KEYS = ['confidence', 'location', 'recovered'] as const;
+const LOCATION_KEYS = ['location'] as const;
+const HEARTBEAT_KEYS = ['battery', 'rssi'] as const;
+
 /** The keys `obj` has, copied into `values`. */
 function copyDefined(values: Values, obj: Record<string, unknown>, keys: readonly string[]): void {
   for (const k of keys) if (obj[k] !== undefined) values[k] = obj[k] as number | string | boolean;
@@ -170,16 +182,16 @@ function copyDefined(values: Values, obj: Record<string, unknown>, keys: readonl
 
 function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Refusal {
   const values: Values = {};
-  copyDefined(values, obj, ['clockUnreliable']);
+  copyDefined(values, obj, CLOCK_KEYS);
   switch (type) {
     case 'blood_pressure': {
       const unit = obj.unit as PressureUnit;
-      for (const k of ['systolic', 'diastolic', 'map'] as const) {
+      for (const k of PRESSURE_KEYS) {
         if (obj[k] !== undefined) values[k] = toMmHg(obj[k] as number, unit);
       }
-      copyDefined(values, obj, ['pulse', 'irregularPulse']);
+      copyDefined(values, obj, PULSE_KEYS);
       if (unit !== 'mmHg') values.sourceUnit = unit;
-      for (const k of ['systolic', 'diastolic', 'map', 'pulse'] as const) {
+      for (const k of BP_RANGED_KEYS) {
         const sent = k === 'pulse' || unit === 'mmHg' ? undefined : { value: obj[k] as number, unit, per: MMHG_PER_KPA };
         const bad = outOfRange(k, values[k] as number | undefined, RANGES[k], sent);
         if (bad) return bad;
@@ -193,19 +205,19 @@ function normalise(type: ReadingType, obj: Record<string, unknown>): Values | Re
       const unit = obj.unit as GlucoseUnit;
       values.value = toMmolPerL(obj.value as number, unit);
       if (unit !== 'mmol/L') values.sourceUnit = unit;
-      copyDefined(values, obj, ['context']);
+      copyDefined(values, obj, GLUCOSE_KEYS);
       const sent = unit === 'mmol/L' ? undefined : { value: obj.value as number, unit, per: MGDL_PER_MMOLL };
       return outOfRange('value', values.value, RANGES.glucose, sent) ?? values;
     }
     case 'fall':
-      copyDefined(values, obj, ['confidence', 'location', 'recovered']);
+      copyDefined(values, obj, FALL_KEYS);
       return values;
     case 'sos':
     case 'motion':
-      copyDefined(values, obj, ['location']);
+      copyDefined(values, obj, LOCATION_KEYS);
       return values;
     case 'heartbeat':
-      copyDefined(values, obj, ['battery', 'rssi']);
+      copyDefined(values, obj, HEARTBEAT_KEYS);
       return values;
   }
 }

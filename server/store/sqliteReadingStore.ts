@@ -84,19 +84,23 @@ export class SqliteReadingStore implements ReadingStore, ReadingQueryStore {
    */
   append(readings: readonly Reading[], done: (err: Error | null, stored?: boolean[]) => void): void {
     this.writer.enqueueRecorded(() => {
-      const flags = readings.map((r) => {
+      const flags: boolean[] = [];
+      const stored: Reading[] = [];
+      const keys = this.batchKeys.current;
+      for (const r of readings) {
         const key = `${r.deviceId}\n${r.id}`;
-        if (this.inFlightKeys.has(key) || this.exists.get(r.deviceId, r.id) !== undefined) return false;
+        if (this.inFlightKeys.has(key) || this.exists.get(r.deviceId, r.id) !== undefined) {
+          flags.push(false);
+          continue;
+        }
         const vals = JSON.stringify(r.values);
         this.insert.run(r.deviceId, r.id, r.homeId, r.residentId, r.type, r.ts, r.receivedAt, vals, this.streamSeq(r, vals));
         this.inFlightKeys.add(key);
-        this.batchKeys.current.push(key);
-        return true;
-      });
-      if (this.listeners.length > 0) {
-        const stored = readings.filter((_, i) => flags[i]);
-        if (stored.length > 0) for (const l of this.listeners) l(stored);
+        keys.push(key);
+        flags.push(true);
+        stored.push(r);
       }
+      if (stored.length > 0) for (const l of this.listeners) l(stored);
       return flags;
     }, done, readings.length);
   }
