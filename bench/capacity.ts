@@ -31,10 +31,11 @@ import { TARGET_ALERT_P99_MS } from './alerts.js';
 import type { BenchOutcome, BenchPart, Flags } from './benchPart.js';
 import type { FromSwarm, SwarmConnected, SwarmResult, ToSwarm } from './connectionClients.js';
 import {
-  addConsoleAccounts, ConsoleSet, consoleMix, FIRST_CONSOLE, HubProfiler,
-  type ConsolePlan, type ConsolesSummary, type HotSpots,
+  addConsoleAccounts, ConsoleSet, consoleMix, FIRST_CONSOLE,
+  type ConsolePlan, type ConsolesSummary, type ConsoleWindow,
 } from './consoles.js';
 import { DISTURBED, machineCaveats, pct } from './ingest.js';
+import { CpuProfiler, InspectorSession, type HotSpots } from './inspector.js';
 import {
   fleet, fleetDocument, provisionHub, scrapeMetrics, startBareBroker, startHub, storeFiguresBetween,
   type Figure, type HubTarget, type IngestTarget, type ProvisionedHub,
@@ -85,6 +86,13 @@ export interface CapacityParams {
   consoles: number;
   /** Share of the consoles (after the first) that are doctors' pages, %. */
   doctorPct: number;
+  /**
+   * Child processes the consoles' clients are shared out over (consoleClients.ts), so that a stamp waits
+   * for the hub and not for this process to get round to that socket; 0 (the default): in this process.
+   * On 2 cores 4 processes measured no lower alert p99 than 0 (they contend with the hub for the
+   * cores; docs/scaling.md): for a machine with cores to spare.
+   */
+  consoleProcesses: number;
   /** A CPU profile of each hub run's paced and saturating windows (`--inspect`), into bench/results/. */
   profile: boolean;
   /** Rounds of bare aedes and hub, alternating (bare, hub, then hub, bare, …): the machine's drift weighs on both. */
@@ -206,8 +214,8 @@ interface LegFigures {
   pacing?: PacingFigures;
   /** The hub's group commits over the window. */
   store?: Record<string, Figure>;
-  /** The hub's stream to the consoles over the window: messages/s to all of them, and this process (their client) busy. */
-  consoles?: { messagesPerSecond: number; clientEventLoopBusy: number };
+  /** The hub's stream to the consoles over the window: messages/s to all of them; their clients' CPU and busiest event loop. */
+  consoles?: { messagesPerSecond: number; clientCoreShare: number; clientEventLoopBusy: number; profiles?: Array<HotSpots & { file: string }> };
 }
 
 export interface TargetRun {
@@ -236,43 +244,61 @@ export interface TargetRun {
 /** What only the hub run has: its consoles, and a profiler when asked. */
 interface HubSide {
   consoles: ConsoleSet;
-  profiler?: HubProfiler;
+  profiler?: CpuProfiler;
 }
 
 /** A measured window of `load` (already going): the target's CPU and RSS, the hub's store figures. */
-async function measureWindow(target: IngestTarget, load: LoadGenerator, swarmPid: number, seconds: number): Promise<Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>> {
+async function measureWindow(
+  target: IngestTarget, load: LoadGenerator, swarmPid: number, seconds: number, consolePids: number[] = [],
+): Promise<Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'> & { consolesCoreShare: number }> {
   const httpUrl = (target as Partial<HubTarget>).httpUrl;
   const before = httpUrl ? await scrapeMetrics(httpUrl) : null;
   const t0 = performance.now();
   const meter = windowCpuMeter(target.pid);
   const swarmCpu = cpuMeter(swarmPid);
+  const consolesCpu = consolePids.map((pid) => cpuMeter(pid));
   load.measure();
   await sleep(seconds * 1000);
   const generator = await load.stop();
-  // The heartbeat clients count as load generation, not as "other processes".
-  const cpu = meter.stop(generator.coreShare + swarmCpu.stop().coreShare);
+  const consolesCoreShare = consolesCpu.reduce((n, m) => n + m.stop().coreShare, 0);
+  // The heartbeat clients and the console processes count as load generation, not as "other processes".
+  const cpu = meter.stop(generator.coreShare + swarmCpu.stop().coreShare + consolesCoreShare);
   if (target.died() !== null) throw new Error(`the broker died during the window (${target.died()})`);
   const rssBytes = readRssBytes(target.pid);
   const store = httpUrl && before ? storeFiguresBetween(before, await scrapeMetrics(httpUrl), (performance.now() - t0) / 1000) : undefined;
-  return { cpu, generatorBusy: generator.busy, generatorCoreShare: generator.coreShare, rssBytes, ...(store && { store }) };
+  return { cpu, generatorBusy: generator.busy, generatorCoreShare: generator.coreShare, rssBytes, consolesCoreShare, ...(store && { store }) };
 }
 
-/** `measureWindow`, and on the hub the consoles' messages and, with `--profile 1`, a CPU profile over the same window. */
+/** `measureWindow`, and on the hub the consoles' messages and, with `--profile 1`, a CPU profile over the same window (the hub's, and each console process's). */
 async function measureHubWindow(
   leg: 'paced' | 'saturating', name: string, target: IngestTarget, load: LoadGenerator, swarmPid: number, seconds: number, hub: HubSide | undefined,
   profiles: NonNullable<TargetRun['profile']>,
-): Promise<{ window: Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>; consoles?: ReturnType<ReturnType<ConsoleSet['mark']>> }> {
-  if (!hub) return { window: await measureWindow(target, load, swarmPid, seconds) };
+): Promise<{ window: Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>; consoles?: ConsoleWindow }> {
+  if (!hub) {
+    const { consolesCoreShare: _c, ...window } = await measureWindow(target, load, swarmPid, seconds);
+    return { window };
+  }
+  const profileFile = (what: string) => `${RESULTS_DIR}capacity-${name.replace(/\W+/g, '')}-${hub.consoles.plans.length}consoles-${leg}${what}.cpuprofile`;
+  const relative = (file: string) => file.slice(RESULTS_DIR.length - 'bench/results/'.length);
   await hub.profiler?.start();
-  const marked = hub.consoles.mark();
-  const window = await measureWindow(target, load, swarmPid, seconds);
-  const consoles = marked();
+  const marked = await hub.consoles.mark(hub.profiler ? (k) => profileFile(`-clients${k + 1}`) : undefined);
+  const { consolesCoreShare, ...window } = await measureWindow(target, load, swarmPid, seconds, hub.consoles.pids);
+  const consoles = await marked();
   if (hub.profiler) {
-    const file = `${RESULTS_DIR}capacity-${name.replace(/\W+/g, '')}-${hub.consoles.plans.length}consoles-${leg}.cpuprofile`;
-    profiles[leg] = { ...(await hub.profiler.stop(file)), file: file.slice(RESULTS_DIR.length - 'bench/results/'.length) };
+    const file = profileFile('');
+    profiles[leg] = { ...(await hub.profiler.stop(file)), file: relative(file) };
   }
   return {
-    window: { ...window, consoles: { messagesPerSecond: consoles.perConsole.reduce((a, b) => a + b, 0) / consoles.seconds, clientEventLoopBusy: consoles.eventLoopBusy } },
+    window: {
+      ...window,
+      consoles: {
+        messagesPerSecond: consoles.perConsole.reduce((a, b) => a + b, 0) / consoles.seconds,
+        // In this process (`--console-processes 0`) the consoles' CPU is the bench's.
+        clientCoreShare: hub.consoles.processes > 0 ? consolesCoreShare : window.cpu.benchCoreShare,
+        clientEventLoopBusy: consoles.eventLoopBusy,
+        ...(consoles.profiles && { profiles: consoles.profiles.map((p) => ({ ...p, file: relative(p.file) })) }),
+      },
+    },
     consoles,
   };
 }
@@ -319,7 +345,7 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
       const expected = consoles.expected(pacedResult.abnormal, residentOf);
       await consoles.waitForAlerts(expected, 3000);
       // From here on the consoles only count what they get (the saturating leg's alerts are not timed).
-      consoles.stopStamping();
+      await consoles.stopStamping();
       const all = consoles.figures(expected, clock.offsetMs, pacedMeasured.consoles);
       const first = all.perConsole[0]!;
       for (const c of all.perConsole) {
@@ -327,7 +353,7 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
       }
       alerts = {
         created: first.created, updated: first.updated, abnormalInWindow: pacedResult.abnormal.keys.length, missing: first.missing,
-        unexpectedKind: first.unexpectedKind, clockOffsetMs: clock.offsetMs, clockRttMs: clock.rttMs, stream: { ...consoles.first.counts },
+        unexpectedKind: first.unexpectedKind, clockOffsetMs: clock.offsetMs, clockRttMs: clock.rttMs, stream: consoles.firstCounts,
         consoles: all,
       };
     }
@@ -339,7 +365,7 @@ async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], 
     await target.windowOpened();
     const satMeasured = await measureHubWindow('saturating', name, target, load, swarm.pid, p.seconds, hub, profiles);
     // Ours to close before the hub is killed, so a close by the hub (too slow a reader) stays visible.
-    hub?.consoles.close();
+    await hub?.consoles.close();
     await swarm.stop();
     const beats = await swarm.finish(5000);
     await target.windowClosed();
@@ -374,25 +400,25 @@ async function runHub(name: string, template: ProvisionedHub, cuffs: LoadDevice[
   const inspectPort = p.profile ? await freePort() : 0;
   const target = await startHub(cuffs, p.sync, { from: template, countRows: ['alerts'], ...(p.profile && { env: { NODE_OPTIONS: `--inspect=127.0.0.1:${inspectPort}` } }) });
   let consoles: ConsoleSet | undefined;
-  let profiler: HubProfiler | undefined;
+  let profiler: CpuProfiler | undefined;
   try {
-    consoles = await ConsoleSet.open(target.httpUrl, plans, template.passwords);
-    if (p.profile) profiler = await HubProfiler.open(inspectPort);
+    consoles = await ConsoleSet.open(target.httpUrl, plans, template.passwords, p.consoleProcesses);
+    if (p.profile) profiler = new CpuProfiler(await InspectorSession.open(inspectPort));
     const run = await runTarget(name, target, kit.map((d) => ({ ...d, password: template.secrets.get(d.id)! })), p, problems, { consoles, ...(profiler && { profiler }) });
-    if (consoles.first.closedBy !== 'us') problems.push(`${name}: the operator's stream was closed by the ${consoles.first.closedBy} during the run`);
+    if (consoles.firstClosedBy !== 'us') problems.push(`${name}: the operator's stream was closed by the ${consoles.firstClosedBy} during the run`);
     const closed = consoles.closedByHub().filter((c) => !c.startsWith(`${OPERATOR}:`));
     if (closed.length > 0) problems.push(`${name}: ${closed.length} other console(s) closed by the hub during the run: ${closed.slice(0, 5).join('; ')}`);
     return {
       ...run,
       checks: {
         ...run.checks,
-        streamMessages: Object.values(consoles.first.counts).reduce((a, b) => a + b, 0),
-        streamMessagesAllConsoles: consoles.messages(),
+        streamMessages: consoles.messages().first,
+        streamMessagesAllConsoles: consoles.messages().all,
       },
     };
   } finally {
     profiler?.close();
-    consoles?.close();
+    await consoles?.close();
     await target.close();
   }
 }
@@ -426,6 +452,7 @@ function capacityParams(flags: Flags): CapacityParams {
     console: flags.choice('console', ['all', 'selected'] as const, 'all'),
     consoles: flags.integer('consoles', 1, 1, 200),
     doctorPct: flags.integer('doctor-pct', 20, 0, 100),
+    consoleProcesses: flags.integer('console-processes', 0, 0, 16),
     profile: flags.choice('profile', ['0', '1'] as const, '0') === '1',
     rounds: flags.integer('rounds', 2, 1, 6),
   };
@@ -483,6 +510,9 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
   const disturbed = runs.some((r) => r.paced.cpu.othersCoreShare > DISTURBED || r.saturating.cpu.othersCoreShare > DISTURBED);
   const fellBehind = runs.filter((r) => r.paced.load.windowPublished / r.paced.load.windowSeconds < 0.98 * p.rate || (r.paced.pacing?.behindAtStop ?? 0) > p.rate / 100);
   const cores = cpus().length;
+  const consoleProcesses = Math.min(p.consoleProcesses, p.consoles);
+  const consoleHosts = consoleProcesses === 0 ? 'this process' : `clients in ${consoleProcesses} child process(es), consoles shared out in turn, stamps on their clocks with the measured offsets to this one's subtracted: ${
+    hubs.map((h) => h.alerts!.consoles.clientClockOffsetsMs.map((o) => f(o, 3)).join(' / ')).join('; ')} ms`;
 
   notes.push(
     `Fleet: ${p.homes} homes × (${p.cuffs} bp cuff(s), one resident each, + ${p.kit} heartbeat-only device(s): ${KIT.slice(0, p.kit).join(', ') || 'none'}) = ${cuffs.length + kit.length} devices, ` +
@@ -491,7 +521,7 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
     `Paced: ${p.rate} readings/s in total from the cuffs (${(p.rate / cuffs.length).toFixed(1)}/s each; real cuffs: a few a day, so this is time-compressed too), 1 in ${Math.max(1, Math.round(100 / p.abnormalPct))} abnormal ` +
       `(bp_crisis, bp_low, pulse_abnormal, bp_severe, bp_high in turn, each twice: the first opens an alert, the second attaches), ${p.warmupSeconds} s warm-up + ${p.pacedSeconds} s measured. ` +
       `Saturating: the cuffs reconnect with ${p.window} QoS 1 publishes in flight each, ${p.warmupSeconds} s + ${p.seconds} s. Same clients, payloads and schedule against every target; no random choice anywhere.`,
-    `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes ${p.console === 'all' ? 'every stored reading' : "one resident's readings (--console selected: the operator page's watch; every reading is still stored)"} and every alert to ${p.consoles === 1 ? 'one operator console' : 'the first console'} on /api/v1/stream (this process). ` +
+    `Consumers: each baseline routes every telemetry message to one QoS 1 subscriber (this process); the hub pushes ${p.console === 'all' ? 'every stored reading' : "one resident's readings (--console selected: the operator page's watch; every reading is still stored)"} and every alert to ${p.consoles === 1 ? 'one operator console' : 'the first console'} on /api/v1/stream (${consoleHosts}). ` +
       `Hub ANXIN_SYNC=${p.sync}: a PUBACK means committed${p.sync === 'full' ? ' and fsynced' : ''}; the baselines store nothing. Hub provisioned once by import (${provisionSeconds.toFixed(0)} s); each hub run starts on a copy. ` +
       `Order: ${runs.map((r) => r.name).join(', ')}; hub / bare is the mean of the hub runs over the mean of the bare aedes runs (each round alone: ${
         bares.map((b, i) => hubs[i] ? f(sat(hubs[i]!) / sat(b)) : '').filter(Boolean).join(', ')} ×).`,
@@ -501,15 +531,15 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
       `Consoles (--consoles ${p.consoles}), each its own account and session on /api/v1/stream, opened in this order (the hub serves each commit's events to them in it): ` +
         `the first as above; ${mix.operator - 1} more operator(s) and ${mix.supervisor} supervisor(s), the operator page with an alert selected: {"watch": {"residents": [one resident each, all different]}}, every alert; ` +
         `${mix.doctor} family doctor(s), the doctor page: no watch, so every reading of their patients (the fleet's ${cuffs.length} residents shared out, ${mix.doctor > 0 ? `~${Math.round(cuffs.length / mix.doctor)}` : 0} each) and their patients' alerts. ` +
-        `Last console opened: ${a.consoles.last.username} (${a.consoles.last.role}). Every console is a WebSocket client in this process: a stamp also waits for this process to reach that socket ` +
-        `(its event loop was ${hubs.map((h) => pct(h.alerts!.consoles.clientEventLoopBusy)).join(', ')} busy over the paced window). The baselines have no consoles (their one subscriber is unchanged).`,
+        `Last console opened: ${a.consoles.last.username} (${a.consoles.last.role}). Every console is a WebSocket client (${consoleHosts}): a stamp also waits for its process to reach that socket ` +
+        `(the busiest console process's event loop was ${hubs.map((h) => pct(h.alerts!.consoles.clientEventLoopBusy)).join(', ')} busy over the paced window). The baselines have no consoles (their one subscriber is unchanged).`,
     ] : []),
     `Alert latency: first alert event naming the reading on the stream − its send time; generator and bench clocks: offset ${f(a.clockOffsetMs, 3)} ms (±${f(a.clockRttMs / 2, 3)} ms) subtracted. ` +
       `${a.created.count} alert.created and ${a.updated.count} alert.updated samples${p.consoles > 1 ? ` on the first console, ${a.consoles.created.count} and ${a.consoles.updated.count} over all ${p.consoles}` : ''}${a.created.count < 1000 ? ': p99.9 is within a few samples of the max' : ''}. ` +
       `Timed over the paced window only; after it the consoles only count what they get.`,
     `Each hub killed with SIGKILL after the saturating window: stored rows ${hubs.map((h) => `${String(h.checks.storedRows)} for ${String(h.checks.acknowledgedAll)}`).join('; ')} PUBACKs (readings and heartbeats, both legs): ` +
       (hubs.every((h) => h.checks.durable) ? 'every acknowledged message is stored.' : 'ACKNOWLEDGED MESSAGES LOST.'),
-    `Generator, heartbeat clients, this process and the broker share the ${cores} core(s).`,
+    `Generator, heartbeat clients, ${p.consoleProcesses > 0 ? 'console processes, ' : ''}this process and the broker share the ${cores} core(s).`,
   );
   if ('missing' in mosquitto) notes.push(`MOSQUITTO COLUMN SKIPPED: ${mosquitto.missing}.`);
   else notes.push(`mosquitto: ${mosquitto.path}${mosquitto.installed ? ' (installed by this run with apt-get)' : ''}, config: listener on 127.0.0.1, allow_anonymous, persistence false, max_queued_messages 0 (unbounded like aedes); defaults otherwise.`);
@@ -528,6 +558,12 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
         `${h.name} ${leg} profile (${spots.file}; busy ${f(spots.busyCores)} core over ${f(spots.seconds, 1)} s; the inspector's sampling slows the hub a little): ` +
           `self by function (file:line where it starts): ${show(spots.selfByFunction)}. Total, with what it calls (hub code): ${show(spots.totalByFunction)}.`,
       );
+    }
+    for (const leg of ['paced', 'saturating'] as const) {
+      for (const [k, spots] of (h[leg].consoles?.profiles ?? []).entries()) {
+        const show = (list: Array<{ what: string; coreShare: number }>) => list.slice(0, 8).map((x) => `${pct(x.coreShare)} ${x.what}`).join('; ');
+        notes.push(`${h.name} ${leg} console process ${k + 1} profile (${spots.file}; busy ${f(spots.busyCores)} core): self: ${show(spots.selfByFunction)}. Total (bench code): ${show(spots.totalByFunction)}.`);
+      }
     }
   }
 
@@ -554,14 +590,14 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
       row('  alert.updated, all consoles: p50 / p99 / p99.9 (ms)', (r) => (r.alerts ? lat(r.alerts.consoles.updated) : '')),
       row('  alert.updated p99: worst console; last console', (r) => (r.alerts ? worstLast(r.alerts.consoles, 'updated') : '')),
       row('  stream msgs/s: all consoles; first; per operator, doctor', (r) => (r.alerts ? perConsole(r.alerts.consoles) : '')),
-      row('  console clients (this process): CPU; event loop busy', (r) => (r.paced.consoles ? `${pct(r.paced.cpu.benchCoreShare)}; ${pct(r.paced.consoles.clientEventLoopBusy)}` : '')),
+      row(`  console clients (${consoleProcesses || 'this'} process${consoleProcesses > 1 ? 'es' : ''}): CPU; busiest event loop`, (r) => (r.paced.consoles ? `${pct(r.paced.consoles.clientCoreShare)}; ${pct(r.paced.consoles.clientEventLoopBusy)}` : '')),
       gap(`saturating, ${p.window} in flight per cuff`),
       row('  accepted readings/s (PUBACKs)', (r) => f(sat(r), 0)),
       row('  PUBACK p50 / p99 / p99.9 (ms)', (r) => lat(r.saturating.puback)),
       row('  broker CPU (of one core)', (r) => pct(r.saturating.cpu.brokerCoreShare)),
       row('  broker RSS at end (MiB)', (r) => f(r.saturating.rssBytes / MiB, 0)),
       row('  generator CPU; event loop busy', (r) => `${pct(r.saturating.generatorCoreShare)}; ${pct(r.saturating.generatorBusy)}`),
-      row('  stream msgs/s to all consoles; their client CPU', (r) => (r.saturating.consoles ? `${f(r.saturating.consoles.messagesPerSecond, 0)}; ${pct(r.saturating.cpu.benchCoreShare)}` : '')),
+      row('  stream msgs/s to all consoles; their client CPU', (r) => (r.saturating.consoles ? `${f(r.saturating.consoles.messagesPerSecond, 0)}; ${pct(r.saturating.consoles.clientCoreShare)}` : '')),
       row('  machine busy (of all cores); others (of one)', (r) => `${pct(r.saturating.cpu.machineBusy)}; ${pct(r.saturating.cpu.othersCoreShare)}`),
       row('heartbeats acked / sent; p50 / p99 (ms)', (r) => `${r.heartbeats.acked} / ${r.heartbeats.published}; ${f(r.heartbeats.p50Ms)} / ${f(r.heartbeats.p99Ms)}`),
       ['hub / bare (means); hub / mosquitto (saturating)', `${f(ratioBare)} × ${ingestVerdict}; ${mq ? `${f(ratioMosquitto)} ×` : 'mosquitto not installed'}`, ...runs.slice(1).map(() => '')],
@@ -590,7 +626,7 @@ export const capacityPart: BenchPart = {
   describe: 'one hub under a realistic mix (cuffs + heartbeat kit, abnormal share): readings/s, alert latency on every console (--consoles), CPU, RSS, memory per client, vs bare aedes and mosquitto',
   flags: {
     homes: '250', cuffs: '2', kit: '2', rate: '5000', 'abnormal-pct': '2', 'heartbeat-seconds': '5', window: '4',
-    warmup: '2', 'paced-seconds': '10', seconds: '8', sync: 'full', 'mosquitto-install': '1', console: 'all', consoles: '1', 'doctor-pct': '20', profile: '0', rounds: '2',
+    warmup: '2', 'paced-seconds': '10', seconds: '8', sync: 'full', 'mosquitto-install': '1', console: 'all', consoles: '1', 'doctor-pct': '20', 'console-processes': '0', profile: '0', rounds: '2',
   },
   plan(flags) {
     const p = capacityParams(flags);

@@ -24,7 +24,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import WebSocket from 'ws';
 import { DEFAULT_TOPIC_PREFIX } from '../devices/topics.js';
 import { hashSecret } from '../server/auth/secrets.js';
 import { freePort } from '../test/helpers/process.js';
@@ -33,6 +32,7 @@ import {
   CONNECTION_HOME_KIT, connectionDeviceId, connectionHomeId,
   type FromSwarm, type SwarmConnect, type SwarmConnected, type SwarmResult, type ToSwarm,
 } from './connectionClients.js';
+import { InspectorSession } from './inspector.js';
 import { fleet, fleetDocument, provisionHub, scrapeMetrics, startHub, type HubTarget, type ProvisionedHub } from './ingestTargets.js';
 import type { LoadDevice } from './loadGenerator.js';
 import { cpuMeter, killChild, readRssBytes, summarizeLatency, windowCpuMeter } from './procStats.js';
@@ -136,43 +136,23 @@ async function provision(max: number, sync: 'full' | 'normal', secret: string): 
 // The hub's V8 heap, through the inspector
 
 /**
- * A DevTools-protocol session with the hub (started with `--inspect`), to
+ * The hub's DevTools-protocol session (bench/inspector.ts; started with `--inspect`), to
  * collect garbage before memory is read, so the heap figures are live objects
  * and not whatever the last collection left, and to take heap snapshots.
  */
 class HubInspector {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
   private chunks: string[] | null = null;
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (raw: Buffer) => {
-      const m = JSON.parse(raw.toString()) as { id?: number; method?: string; params?: { chunk: string }; result?: unknown; error?: { message: string } };
-      if (m.method === 'HeapProfiler.addHeapSnapshotChunk') this.chunks?.push(m.params!.chunk);
-      const w = m.id === undefined ? undefined : this.waiting.get(m.id);
-      if (!w) return;
-      this.waiting.delete(m.id!);
-      if (m.error) w.reject(new Error(m.error.message));
-      else w.resolve(m.result);
-    });
+  private constructor(private readonly session: InspectorSession) {
+    session.on('HeapProfiler.addHeapSnapshotChunk', (p) => this.chunks?.push((p as { chunk: string }).chunk));
   }
 
   static async open(port: number): Promise<HubInspector> {
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
-    const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl, { maxPayload: 0 });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new HubInspector(ws);
+    return new HubInspector(await InspectorSession.open(port));
   }
 
   call(method: string, params: object = {}): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
+    return this.session.call(method, params);
   }
 
   collectGarbage(): Promise<unknown> {
@@ -187,7 +167,7 @@ class HubInspector {
   }
 
   close(): void {
-    this.ws.close();
+    this.session.close();
   }
 }
 

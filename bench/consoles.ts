@@ -18,25 +18,20 @@
  *   patients, and their patients' alerts (plus what was escalated to them:
  *   nothing here). The fleet's residents are shared out among the doctors.
  *
- * Publish → first alert event naming the reading is stamped on every console
- * (in this process: each stamp also waits for this process to reach that
- * socket, so with many consoles read the client's event-loop figure too).
- *
- * And a CPU profile of the hub (DevTools protocol over `--inspect`),
- * summarised by function, each at the source line where it starts (through
- * tsx's inline source maps), to tell where the cost of many screens goes
- * (`--profile 1`). Not by line within a function: tsx's output puts many
- * source lines on one, and V8's line ticks have no column.
+ * Publish → first alert event naming the reading is stamped on every console,
+ * in the process that hosts the console (consoleClients.ts): the bench's own
+ * by default, or `--console-processes` child processes sharing them out, on
+ * clocks whose offsets to the bench's are measured and subtracted.
  */
-import { writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { httpJson } from '../test/helpers/process.js';
+import { ConsoleClients, type ConsoleEnd, type FromConsoles, type ToConsoles } from './consoleClients.js';
+import type { HotSpots } from './inspector.js';
 import { wallClockMs, type AbnormalSent } from './loadGenerator.js';
-import { summarizeLatency, type LatencySummary } from './procStats.js';
+import { killChild, summarizeLatency, type LatencySummary } from './procStats.js';
 
+const SCRIPT = fileURLToPath(new URL('./consoleClients.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** The part's historical console (one operator account). */
@@ -109,65 +104,9 @@ export function addConsoleAccounts(doc: { homes: object[]; users?: object[] }, p
 }
 
 // ---------------------------------------------------------------------------------------------
-// One console on the live stream
+// Alert latency
 
 type Seen = Map<string, { created: boolean; atMs: number }>;
-
-/** Resumes at once after `hello`; stamps the first alert event naming each reading (`lastReading`). */
-export class AlertStream {
-  readonly seen: Seen = new Map();
-  readonly counts: Record<string, number> = {};
-  messages = 0;
-  closedBy: string | null = null;
-  /** Off: only count what arrives (after the paced leg, so a saturating leg's alerts cost this process little). */
-  stamping = true;
-
-  private constructor(private readonly socket: WebSocket) {}
-
-  /** `watch`, when given, is sent before the resume (see server/realtime/streamHub.ts). */
-  static async open(httpUrl: string, token: string, watch?: object): Promise<AlertStream> {
-    const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/api/v1/stream`, { headers: { authorization: `Bearer ${token}` } });
-    const stream = new AlertStream(socket);
-    let live = false;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no hello/resumed on the stream within 10 s')), 10_000);
-      socket.once('error', reject);
-      socket.on('message', (raw: Buffer) => {
-        if (live) return stream.onEvent(raw);
-        const msg = JSON.parse(raw.toString()) as { type?: string; seq?: number };
-        if (msg.type === 'hello') {
-          if (watch) socket.send(JSON.stringify({ watch }));
-          socket.send(JSON.stringify({ resume: msg.seq }));
-        }
-        if (msg.type === 'resumed') {
-          live = true;
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    }).catch((err: unknown) => {
-      socket.terminate();
-      throw err;
-    });
-    socket.on('close', (code) => (stream.closedBy ??= `hub (${code})`));
-    return stream;
-  }
-
-  private onEvent(raw: Buffer): void {
-    const atMs = wallClockMs();
-    this.messages += 1;
-    const type = /"type":"([^"]+)"/.exec(raw.toString('latin1', 0, 64))?.[1] ?? '?';
-    this.counts[type] = (this.counts[type] ?? 0) + 1;
-    if (!this.stamping || (type !== 'alert.created' && type !== 'alert.updated')) return;
-    const r = (JSON.parse(raw.toString()) as { data: { lastReading?: { deviceId: string; id: string } | null } }).data.lastReading;
-    if (r && !this.seen.has(`${r.deviceId}/${r.id}`)) this.seen.set(`${r.deviceId}/${r.id}`, { created: type === 'alert.created', atMs });
-  }
-
-  close(): void {
-    this.closedBy ??= 'us';
-    this.socket.close();
-  }
-}
 
 /**
  * Publish → first alert event per abnormal reading, µs, split by the event's
@@ -193,6 +132,90 @@ export function visibleTo(plan: ConsolePlan, sent: AbnormalSent, residentOfDevic
   const mine = new Set(plan.patients);
   const at = sent.keys.flatMap((k, i) => (mine.has(residentOfDevice(k.slice(0, k.indexOf('/')))) ? [i] : []));
   return { keys: at.map((i) => sent.keys[i]!), sentAtMs: Float64Array.from(at, (i) => sent.sentAtMs[i]!), expectCreated: Uint8Array.from(at, (i) => sent.expectCreated[i]!) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the consoles run: child processes (consoleClients.ts), or this one
+
+/** A process hosting consoles: one command at a time, each answered. */
+interface ConsoleHost {
+  /** Its clock minus the bench's, ms (0 in this process). */
+  offsetMs: number;
+  /** Its pid when a process of its own, to meter its CPU; null in this process. */
+  readonly pid: number | null;
+  ask<E extends FromConsoles['ev']>(m: ToConsoles, ev: E): Promise<Extract<FromConsoles, { ev: E }>>;
+  kill(): Promise<void>;
+}
+
+class LocalHost implements ConsoleHost {
+  offsetMs = 0;
+  readonly pid = null;
+  private readonly clients = new ConsoleClients();
+
+  async ask<E extends FromConsoles['ev']>(m: ToConsoles, ev: E): Promise<Extract<FromConsoles, { ev: E }>> {
+    const r = await this.clients.handle(m);
+    if (r.ev !== ev) throw new Error(`console clients answered ${r.ev} to ${m.cmd}`);
+    return r as Extract<FromConsoles, { ev: E }>;
+  }
+
+  async kill(): Promise<void> {}
+}
+
+class ChildHost implements ConsoleHost {
+  offsetMs = 0;
+  private readonly waiting: Array<{ resolve: (m: FromConsoles) => void; reject: (e: Error) => void }> = [];
+  private failure: Error | null = null;
+  private stderr = '';
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stderr!.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
+    // Answers come in the order of the commands (consoleClients.ts handles one at a time).
+    child.on('message', (m: FromConsoles) => {
+      const w = this.waiting.shift();
+      if (m.ev === 'failed') w?.reject(new Error(`console clients: ${m.message}`));
+      else w?.resolve(m);
+    });
+    child.on('exit', (code, signal) => {
+      this.failure ??= new Error(`console clients exited (${code ?? signal}):\n${this.stderr}`);
+      for (const w of this.waiting.splice(0)) w.reject(this.failure);
+    });
+  }
+
+  static start(): ChildHost {
+    // 'advanced' IPC carries the Float64Arrays as they are.
+    return new ChildHost(fork(SCRIPT, [], { cwd: ROOT, execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'] }));
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  ask<E extends FromConsoles['ev']>(m: ToConsoles, ev: E): Promise<Extract<FromConsoles, { ev: E }>> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({
+        resolve: (r) => (r.ev === ev ? resolve(r as Extract<FromConsoles, { ev: E }>) : reject(new Error(`console clients answered ${r.ev} to ${m.cmd}`))),
+        reject,
+      });
+      this.child.send(m);
+    });
+  }
+
+  /** Its clock's offset to ours: the round trip of the shortest of `rounds`, its stamp against our midpoint (as loadGenerator's). */
+  async measureClock(rounds = 20): Promise<void> {
+    let best = { offsetMs: NaN, rttMs: Infinity };
+    for (let i = 0; i < rounds; i++) {
+      const t1 = wallClockMs();
+      const m = await this.ask({ cmd: 'clock' }, 'clock');
+      const t2 = wallClockMs();
+      if (t2 - t1 < best.rttMs) best = { offsetMs: m.ms - (t1 + t2) / 2, rttMs: t2 - t1 };
+    }
+    this.offsetMs = best.offsetMs;
+  }
+
+  async kill(): Promise<void> {
+    await killChild(this.child);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -225,19 +248,46 @@ export interface ConsolesSummary {
   last: { username: string; role: ConsoleRole; created: LatencySummary; updated: LatencySummary };
   /** Stream messages per second over the paced window: to all consoles, the first, and per console by role (mean). */
   messagesPerSecond: { all: number; first: number; byRole: Partial<Record<ConsoleRole, number>> };
-  /** This process (every console's client) over the paced window: its event loop's busy share. */
+  /** The consoles' processes over the paced window: the busiest one's event loop busy share, each one's, and how many (0: the bench's own). */
   clientEventLoopBusy: number;
+  clientEventLoopBusyByProcess: number[];
+  clientProcesses: number;
+  /** The console processes' clocks minus the bench's, ms (subtracted from their stamps). */
+  clientClockOffsetsMs: number[];
   missing: number;
   perConsole: ConsoleFigures[];
 }
 
+/** A measured window of the consoles: messages per console (in plan order), their processes' event loops. */
+export interface ConsoleWindow {
+  perConsole: number[];
+  seconds: number;
+  /** The busiest console process's event loop over the window (the one whose stamps waited most). */
+  eventLoopBusy: number;
+  /** Every console process's, in host order. */
+  eventLoopBusyByProcess: number[];
+  /** With a profile asked for: each console process's hot spots. */
+  profiles?: Array<HotSpots & { file: string }>;
+}
+
 export class ConsoleSet {
-  private marks: number[] = [];
+  private seen: Seen[] = [];
+  private counts: Array<Record<string, number>> = [];
+  private ends: ConsoleEnd[] | null = null;
+  /** Console i's host, and its index among that host's consoles. */
+  private readonly hostOf: number[];
+  private readonly localOf: number[];
 
-  private constructor(readonly plans: ConsolePlan[], readonly streams: AlertStream[]) {}
+  private constructor(readonly plans: ConsolePlan[], private readonly hosts: ConsoleHost[]) {
+    this.hostOf = plans.map((_, i) => i % hosts.length);
+    this.localOf = plans.map((_, i) => Math.floor(i / hosts.length));
+  }
 
-  /** Signs every account in (its own session), then opens the streams one after another, in plan order. */
-  static async open(httpUrl: string, plans: ConsolePlan[], passwords: Map<string, string>): Promise<ConsoleSet> {
+  /**
+   * Signs every account in (its own session), then opens the streams one after another, in plan order,
+   * shared out in turn over `processes` child processes (0: in this process).
+   */
+  static async open(httpUrl: string, plans: ConsolePlan[], passwords: Map<string, string>, processes: number): Promise<ConsoleSet> {
     const tokens: string[] = new Array(plans.length);
     let next = 0;
     // Password checks are scrypt in libuv's pool: a few at a time.
@@ -249,39 +299,58 @@ export class ConsoleSet {
         tokens[i] = login.body.token as string;
       }
     }));
-    const streams: AlertStream[] = [];
+    const hosts: ConsoleHost[] = processes === 0 ? [new LocalHost()] : Array.from({ length: Math.min(processes, plans.length) }, () => ChildHost.start());
+    const set = new ConsoleSet(plans, hosts);
     try {
-      for (const [i, plan] of plans.entries()) streams.push(await AlertStream.open(httpUrl, tokens[i]!, plan.watch));
+      // In plan order across the processes: the hub serves each commit's events to its sockets in the order they opened.
+      for (const [i, plan] of plans.entries()) {
+        await hosts[set.hostOf[i]!]!.ask({ cmd: 'open', httpUrl, token: tokens[i]!, ...(plan.watch && { watch: plan.watch }) }, 'opened');
+      }
+      for (const h of hosts) if (h instanceof ChildHost) await h.measureClock();
     } catch (err) {
-      for (const s of streams) s.close();
+      await set.close().catch(() => {});
       throw err;
     }
-    return new ConsoleSet(plans, streams);
+    return set;
   }
 
-  get first(): AlertStream {
-    return this.streams[0]!;
+  /** The console processes' pids (their CPU is the consoles' CPU); empty when they run in this process. */
+  get pids(): number[] {
+    return this.hosts.flatMap((h) => (h.pid === null ? [] : [h.pid]));
   }
 
-  /** Every console's messages so far. */
-  messages(): number {
-    return this.streams.reduce((n, s) => n + s.messages, 0);
+  get processes(): number {
+    return this.pids.length;
   }
 
-  /** Starts a window: each console's message count and this process's event loop. */
-  mark(): () => { perConsole: number[]; seconds: number; eventLoopBusy: number } {
-    this.marks = this.streams.map((s) => s.messages);
-    const elu0: EventLoopUtilization = performance.eventLoopUtilization();
-    const t0 = performance.now();
-    return () => ({
-      perConsole: this.streams.map((s, i) => s.messages - this.marks[i]!),
-      seconds: (performance.now() - t0) / 1000,
-      eventLoopBusy: performance.eventLoopUtilization(elu0).utilization,
-    });
+  /** The clocks' offsets to the bench's, ms, per console process. */
+  get clockOffsetsMs(): number[] {
+    return this.hosts.map((h) => h.offsetMs);
   }
 
-  stopStamping(): void {
-    for (const s of this.streams) s.stamping = false;
+  /** The first console's messages by type (as of `waitForAlerts`). */
+  get firstCounts(): Record<string, number> {
+    return { ...(this.counts[0] ?? {}) };
+  }
+
+  /** Starts a window: each console's message count and its process's event loop; `profileFile(k)`: a CPU profile of process k. */
+  async mark(profileFile?: (k: number) => string): Promise<() => Promise<ConsoleWindow>> {
+    await Promise.all(this.hosts.map((h, k) => h.ask({ cmd: 'mark', ...(profileFile && { profile: profileFile(k) }) }, 'marked')));
+    return async () => {
+      const ws = await Promise.all(this.hosts.map((h) => h.ask({ cmd: 'window' }, 'window')));
+      const busy = ws.map((w) => w.eventLoopBusy);
+      return {
+        perConsole: this.plans.map((_, i) => ws[this.hostOf[i]!]!.perConsole[this.localOf[i]!]!),
+        seconds: Math.max(...ws.map((w) => w.seconds)),
+        eventLoopBusy: Math.max(...busy),
+        eventLoopBusyByProcess: busy,
+        ...(profileFile && { profiles: ws.map((w, k) => ({ ...w.profile!, file: profileFile(k) })) }),
+      };
+    };
+  }
+
+  async stopStamping(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.ask({ cmd: 'stopStamping' }, 'stopped')));
   }
 
   /** What each console may see of `sent`. */
@@ -289,18 +358,24 @@ export class ConsoleSet {
     return this.plans.map((p) => visibleTo(p, sent, residentOfDevice));
   }
 
-  /** Waits until every console has an alert event for each reading it may see, or `ms` passed. */
+  /** Waits until every console has an alert event for each reading it may see, or `ms` passed; then takes their stamps, on the bench's clock. */
   async waitForAlerts(expected: AbnormalSent[], ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    const done = () => this.streams.every((s, i) => expected[i]!.keys.every((k) => s.seen.has(k)));
-    while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    const replies = await Promise.all(this.hosts.map((h, k) => h.ask({
+      cmd: 'seen', waitMs: ms, expected: this.plans.flatMap((_, i) => (this.hostOf[i] === k ? [expected[i]!.keys] : [])),
+    }, 'seen')));
+    this.seen = this.plans.map((_, i) => {
+      const host = this.hosts[this.hostOf[i]!]!;
+      const c = replies[this.hostOf[i]!]!.consoles[this.localOf[i]!]!;
+      return new Map(c.keys.map((k, j) => [k, { created: c.created[j] === 1, atMs: c.atMs[j]! - host.offsetMs }]));
+    });
+    this.counts = this.plans.map((_, i) => replies[this.hostOf[i]!]!.consoles[this.localOf[i]!]!.counts);
   }
 
-  figures(expected: AbnormalSent[], offsetMs: number, window: { perConsole: number[]; seconds: number; eventLoopBusy: number }): ConsolesSummary {
+  figures(expected: AbnormalSent[], offsetMs: number, window: ConsoleWindow): ConsolesSummary {
     const created: Float64Array[] = [];
     const updated: Float64Array[] = [];
     const perConsole = this.plans.map((plan, i): ConsoleFigures => {
-      const l = alertLatencies(expected[i]!, this.streams[i]!.seen, offsetMs);
+      const l = alertLatencies(expected[i]!, this.seen[i] ?? new Map(), offsetMs);
       created.push(l.createdUs);
       updated.push(l.updatedUs);
       return {
@@ -339,221 +414,35 @@ export class ConsoleSet {
       last: { username: last.username, role: last.role, created: last.created, updated: last.updated },
       messagesPerSecond: { all: window.perConsole.reduce((a, b) => a + b, 0) / window.seconds, first: perConsole[0]!.messagesPerSecond, byRole },
       clientEventLoopBusy: window.eventLoopBusy,
+      clientEventLoopBusyByProcess: window.eventLoopBusyByProcess,
+      clientProcesses: this.processes,
+      clientClockOffsetsMs: this.clockOffsetsMs,
       missing: perConsole.reduce((n, c) => n + c.missing, 0),
       perConsole,
     };
   }
 
-  /** Consoles the hub closed (too slow a reader, session ended). */
+  /** Consoles the hub closed (too slow a reader, session ended), as of `close`. */
   closedByHub(): string[] {
-    return this.streams.flatMap((s, i) => (s.closedBy && s.closedBy !== 'us' ? [`${this.plans[i]!.username}: ${s.closedBy}`] : []));
+    return (this.ends ?? []).flatMap((e, i) => (e.closedBy && e.closedBy !== 'us' ? [`${this.plans[i]!.username}: ${e.closedBy}`] : []));
   }
 
-  close(): void {
-    for (const s of this.streams) s.close();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A CPU profile of the hub, through the DevTools protocol (`--inspect`)
-
-interface CallFrame { functionName: string; scriptId: string; url: string; lineNumber: number; columnNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; hitCount?: number; children?: number[] }
-export interface CpuProfile { nodes: ProfileNode[]; startTime: number; endTime: number; samples?: number[]; timeDeltas?: number[] }
-
-export interface HotSpot {
-  /** `function (file:line)`, the line of its start in the TypeScript source where a source map says. */
-  what: string;
-  ms: number;
-  /** Of one core over the profiled window. */
-  coreShare: number;
-}
-
-export interface HotSpots {
-  seconds: number;
-  /** Sampled time not idle, in cores. */
-  busyCores: number;
-  selfByFunction: HotSpot[];
-  /** Time in a function and what it called (hub code only). */
-  totalByFunction: HotSpot[];
-}
-
-export class HubProfiler {
-  private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
-  private readonly scripts = new Map<string, { url: string; sourceMapURL: string }>();
-
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('message', (raw: Buffer) => {
-      const m = JSON.parse(raw.toString()) as { id?: number; method?: string; params?: { scriptId: string; url: string; sourceMapURL?: string }; result?: unknown; error?: { message: string } };
-      if (m.method === 'Debugger.scriptParsed' && m.params) this.scripts.set(m.params.scriptId, { url: m.params.url, sourceMapURL: m.params.sourceMapURL ?? '' });
-      const w = m.id === undefined ? undefined : this.waiting.get(m.id);
-      if (!w) return;
-      this.waiting.delete(m.id!);
-      if (m.error) w.reject(new Error(m.error.message));
-      else w.resolve(m.result);
-    });
+  /** Who closed the first console, as of `close` (null: still open then). */
+  get firstClosedBy(): string | null {
+    return this.ends?.[0]?.closedBy ?? null;
   }
 
-  static async open(port: number): Promise<HubProfiler> {
-    const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
-    const ws = new WebSocket(targets[0]!.webSocketDebuggerUrl, { maxPayload: 0 });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new HubProfiler(ws);
+  /** Messages the first console and all of them got, as of `close`. */
+  messages(): { first: number; all: number } {
+    const ends = this.ends ?? [];
+    return { first: ends[0]?.messages ?? 0, all: ends.reduce((n, e) => n + e.messages, 0) };
   }
 
-  private call(method: string, params: object = {}): Promise<unknown> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.ws.send(JSON.stringify({ id, method, params }));
-    });
+  /** Closes every console (ours to close before the hub is killed, so a close by the hub stays visible) and ends their processes. */
+  async close(): Promise<void> {
+    if (this.ends) return;
+    const ends: ConsoleEnd[][] = await Promise.all(this.hosts.map((h) => h.ask({ cmd: 'close' }, 'closed').then((r) => r.consoles, () => [])));
+    this.ends = this.plans.map((_, i) => ends[this.hostOf[i]!]![this.localOf[i]!] ?? { closedBy: 'its process failed', counts: {}, messages: 0 });
+    await Promise.all(this.hosts.map((h) => h.kill()));
   }
-
-  async start(intervalUs = 250): Promise<void> {
-    await this.call('Profiler.enable');
-    await this.call('Profiler.setSamplingInterval', { interval: intervalUs });
-    await this.call('Profiler.start');
-  }
-
-  /** Stops the profile, writes it to `file` (Chrome DevTools opens it) and summarises it. */
-  async stop(file: string, top = 15): Promise<HotSpots> {
-    const { profile } = (await this.call('Profiler.stop')) as { profile: CpuProfile };
-    writeFileSync(file, JSON.stringify(profile));
-    // The scripts' source maps (tsx inlines one per file): enabling the debugger reports every parsed script.
-    // After the window, so it costs the measurement nothing.
-    if (this.scripts.size === 0) {
-      await this.call('Debugger.enable');
-      await this.call('Debugger.disable');
-    }
-    return summarizeProfile(profile, this.scripts, top);
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
-
-/** Top functions (self and, for the hub's own code, total) and source lines of a profile. */
-export function summarizeProfile(profile: CpuProfile, scripts: Map<string, { url: string; sourceMapURL: string }>, top: number): HotSpots {
-  const seconds = (profile.endTime - profile.startTime) / 1e6;
-  const hits = profile.nodes.reduce((n, x) => n + (x.hitCount ?? 0), 0);
-  const msPerHit = hits > 0 ? (seconds * 1000) / hits : 0;
-  const maps = new Map<string, SourceMap | null>();
-  const mapOf = (scriptId: string) => {
-    if (!maps.has(scriptId)) maps.set(scriptId, parseSourceMap(scripts.get(scriptId)?.sourceMapURL ?? ''));
-    return maps.get(scriptId)!;
-  };
-  const place = (f: CallFrame, line0: number, col0: number) => {
-    const m = f.url ? mapOf(f.scriptId)?.lookup(line0, col0) : null;
-    if (m) return `${shortPath(m.source)}:${m.line + 1}`;
-    return f.url ? `${shortPath(f.url)}:${line0 + 1}` : '';
-  };
-  const fnKey = (f: CallFrame) => {
-    const at = place(f, f.lineNumber, f.columnNumber);
-    return `${f.functionName || '(anonymous)'}${at ? ` (${at})` : ''}`;
-  };
-  const IDLE = new Set(['(idle)']);
-  const self = new Map<string, number>();
-  let busyHits = 0;
-  for (const n of profile.nodes) {
-    const h = n.hitCount ?? 0;
-    if (h === 0) continue;
-    if (!IDLE.has(n.callFrame.functionName)) busyHits += h;
-    const key = fnKey(n.callFrame);
-    self.set(key, (self.get(key) ?? 0) + h);
-  }
-  // Total: each node's hits count once for every distinct function on its stack (hub code only).
-  const parent = new Map<number, ProfileNode>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n);
-  const total = new Map<string, number>();
-  for (const n of profile.nodes) {
-    const h = n.hitCount ?? 0;
-    if (h === 0) continue;
-    const keys = new Set<string>();
-    for (let x: ProfileNode | undefined = n; x; x = parent.get(x.id)) {
-      const at = mapOf(x.callFrame.scriptId) && x.callFrame.url.includes('/server/') ? fnKey(x.callFrame) : null;
-      if (at) keys.add(at);
-    }
-    for (const k of keys) total.set(k, (total.get(k) ?? 0) + h);
-  }
-  const list = (m: Map<string, number>) => [...m].filter(([k]) => !IDLE.has(k.split(' (')[0]!)).sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([what, h]) => ({ what, ms: h * msPerHit, coreShare: seconds > 0 ? (h * msPerHit) / 1000 / seconds : 0 }));
-  return { seconds, busyCores: seconds > 0 ? (busyHits * msPerHit) / 1000 / seconds : 0, selfByFunction: list(self), totalByFunction: list(total) };
-}
-
-function shortPath(urlOrPath: string): string {
-  const path = urlOrPath.startsWith('file://') ? fileURLToPath(urlOrPath) : urlOrPath;
-  return path.startsWith('/') ? relative(ROOT, path) : path;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Source maps (v3): generated line/column → source line
-
-interface SourceMap {
-  lookup(line0: number, col0: number): { source: string; line: number } | null;
-}
-
-const B64 = new Map([...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'].map((c, i) => [c, i]));
-
-/** A `data:` source map URL (what tsx inlines); null for anything else. */
-export function parseSourceMap(url: string): SourceMap | null {
-  const m = /^data:application\/json(?:;charset=[^;,]+)?;base64,(.*)$/.exec(url);
-  if (!m) return null;
-  let raw: { sources: string[]; sourceRoot?: string; mappings: string };
-  try {
-    raw = JSON.parse(Buffer.from(m[1]!, 'base64').toString('utf8')) as typeof raw;
-  } catch {
-    return null;
-  }
-  // Per generated line: [column, source, source line] segments, in column order.
-  const lines: Array<Array<[number, number, number]>> = [];
-  let src = 0;
-  let srcLine = 0;
-  for (const text of raw.mappings.split(';')) {
-    const segs: Array<[number, number, number]> = [];
-    let col = 0;
-    for (const seg of text.split(',')) {
-      if (!seg) continue;
-      const v = decodeVlq(seg);
-      col += v[0]!;
-      if (v.length >= 4) {
-        src += v[1]!;
-        srcLine += v[2]!; // v[3], the source column, is not needed for a line
-        segs.push([col, src, srcLine]);
-      }
-    }
-    lines.push(segs);
-  }
-  const sources = raw.sources.map((s) => (raw.sourceRoot ? `${raw.sourceRoot.replace(/\/$/, '')}/${s}` : s));
-  return {
-    lookup(line0, col0) {
-      const segs = lines[line0];
-      if (!segs || segs.length === 0) return null;
-      let best = segs[0]!;
-      for (const s of segs) if (s[0] <= col0) best = s;
-      return { source: sources[best[1]] ?? '?', line: best[2] };
-    },
-  };
-}
-
-function decodeVlq(seg: string): number[] {
-  const out: number[] = [];
-  let value = 0;
-  let shift = 0;
-  for (const c of seg) {
-    const d = B64.get(c) ?? 0;
-    value += (d & 31) << shift;
-    if (d & 32) {
-      shift += 5;
-      continue;
-    }
-    out.push(value & 1 ? -(value >>> 1) : value >>> 1);
-    value = 0;
-    shift = 0;
-  }
-  return out;
 }

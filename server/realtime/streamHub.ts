@@ -47,10 +47,11 @@
  * doctor's patients; an admin none).
  *
  * Cost per event, which a busy hub pays for every stored reading: each event
- * is serialised once for all the clients that may see it, and the messages of
- * one commit go to a client's socket in one write (the socket is corked around
- * them) instead of one system call each. A replayed event is sent as the JSON
- * the log holds, never parsed for that.
+ * is serialised and framed once for all the clients that may see it, and the
+ * messages of one commit go to a client's socket as one buffer in one write
+ * (sharedFrames.ts), instead of ws framing the same text again for each
+ * socket and writing each message on its own. A replayed event is sent as the
+ * JSON the log holds, never parsed for that.
  *
  * One commit may hold hundreds of thousands of events (gateways flushing their
  * backlogs, 500 readings a publish): they are never spread into a call's
@@ -79,6 +80,7 @@ import type { HubMetrics } from '../metrics.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import { isCallCenter, type Session, type User } from '../store/userStore.js';
 import type { EventLog, ReadingScope, StreamEvent } from './eventLog.js';
+import { SharedFrames } from './sharedFrames.js';
 
 interface Subscriber {
   socket: WebSocket;
@@ -294,7 +296,7 @@ export class StreamHub {
     sub.held = null;
     if (held.length === 0 || !this.current(sub)) return;
     try {
-      for (const events of held) this.sendEvents(sub, events);
+      for (const events of held) this.sendEvents(sub, new SharedFrames(events));
     } catch (err) {
       this.pushFailed(sub, err, held.reduce((n, events) => n + events.length, 0));
     }
@@ -401,7 +403,7 @@ export class StreamHub {
       const upTo = Math.min(latest, cursor + REPLAY_WINDOW);
       const page = this.log.since(cursor, REPLAY_PAGE, { upTo, readings: scope });
       this.metrics?.streamReplayEvents.inc(page.length);
-      sent += this.sendEvents(sub, page);
+      sent += this.sendEvents(sub, new SharedFrames(page));
       // The journal's retention prunes on the writer thread's own connection: a chunk committed before
       // this read may have taken an event this client had not seen and the replay did not send.
       const prunedNow = this.log.prunedThrough();
@@ -466,8 +468,8 @@ export class StreamHub {
   }
 
   private broadcast(events: StreamEvent[]): void {
-    // Each event's JSON, built for the first client that may see it and reused for the others.
-    const texts: Array<string | undefined> = new Array(events.length);
+    // Each event's message and frame, built for the first client that may see it and reused for the others.
+    const frames = new SharedFrames(events);
     for (const sub of this.subscribers) {
       // One client's failure (a socket that throws) must not cost the others this commit.
       try {
@@ -481,31 +483,36 @@ export class StreamHub {
           this.tooSlow(sub);
           continue;
         }
-        this.sendEvents(sub, events, texts);
+        this.sendEvents(sub, frames);
       } catch (err) {
         this.pushFailed(sub, err, events.length);
       }
     }
   }
 
-  /** Sends those of `events` this client may see; answers how many. `texts[i]`, when given, caches the JSON of `events[i]` across clients. */
-  private sendEvents(sub: Subscriber, events: StreamEvent[], texts: Array<string | undefined> = new Array(events.length)): number {
+  /** Sends those of the batch's events this client may see, in one write; answers how many. */
+  private sendEvents(sub: Subscriber, frames: SharedFrames): number {
     if (sub.socket.readyState !== sub.socket.OPEN) return 0;
-    // ws writes each message with its own corked write; corked here too, they leave in one.
-    const raw = (sub.socket as unknown as { _socket?: Socket })._socket;
-    let sent = 0;
-    raw?.cork();
-    try {
-      for (let i = 0; i < events.length; i++) {
-        const e = events[i]!;
-        if (!this.visible(sub, e)) continue;
-        sub.socket.send((texts[i] ??= wire(e)));
-        sent += 1;
-      }
-    } finally {
-      raw?.uncork();
+    const { events } = frames;
+    const mine: number[] = [];
+    for (let i = 0; i < events.length; i++) if (this.visible(sub, events[i]!)) mine.push(i);
+    if (mine.length === 0) return 0;
+    const raw = rawSocket(sub.socket);
+    if (raw) {
+      // Straight to the TCP socket, past ws: its sender has nothing queued (it queues only while
+      // compressing), so this keeps the order of the hub's other messages, and `bufferedAmount` counts it.
+      raw.write(frames.framesOf(mine));
+      return mine.length;
     }
-    return sent;
+    // A compressing socket: ws frames (and deflates) each message itself; corked, they leave in one write.
+    const tcp = (sub.socket as unknown as { _socket?: Socket })._socket;
+    tcp?.cork();
+    try {
+      for (const i of mine) sub.socket.send(frames.text(i));
+    } finally {
+      tcp?.uncork();
+    }
+    return mine.length;
   }
 
   /**
@@ -531,9 +538,14 @@ export class StreamHub {
   }
 }
 
-/** An event's message; one read back from the log keeps the data's JSON as the log holds it. */
-function wire(e: StreamEvent): string {
-  const at = new Date(e.at).toISOString();
-  if (e.dataJson === undefined) return JSON.stringify({ seq: e.seq, type: e.type, at, data: e.data });
-  return `{"seq":${e.seq},"type":${JSON.stringify(e.type)},"at":"${at}","data":${e.dataJson}}`;
+/**
+ * The TCP socket under `socket`, if shared frames may be written to it: not
+ * when permessage-deflate was negotiated (each message is then compressed
+ * with this socket's own context, which only ws can do), nor once it cannot
+ * be written (ws then drops the message, as it does after a close).
+ */
+function rawSocket(socket: WebSocket): Socket | null {
+  if (socket.extensions !== '') return null;
+  const raw = (socket as unknown as { _socket?: Socket })._socket;
+  return raw?.writable ? raw : null;
 }

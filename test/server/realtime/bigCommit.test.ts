@@ -17,6 +17,7 @@
  * is made to throw.
  */
 import { rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { HubMetrics } from '../../../server/metrics.js';
@@ -89,9 +90,14 @@ it('a console whose socket throws is closed with 1013, and resumes what it misse
   const broken = consoles[1]!;
   const failingSocket = hubSocketOf(h.t, broken);
   const closedBefore = await metric(h.t, 'anxin_stream_clients_closed_total', 'reason="send_failed"');
-  failingSocket.send = () => {
+  // The hub writes a commit's messages straight to the TCP socket (server/realtime/sharedFrames.ts): its
+  // next write throws; the close frame after it goes through.
+  const tcp = (failingSocket as unknown as { _socket: Socket })._socket;
+  const write = tcp.write;
+  tcp.write = (() => {
+    tcp.write = write;
     throw new Error('write EPIPE (simulated)');
-  };
+  }) as typeof tcp.write;
   const from = h.t.hub.ctx.eventLog.latestSeq();
   await storeReadings(h.t, bpReadings(500, h.clock.now(), cuff));
   const expected = storedSeqs(h.t, from);
