@@ -18,6 +18,7 @@ import type { AlertEngine } from '../alerts/alertEngine.js';
 import type { AlertService } from '../alerts/alertService.js';
 import type { Alert, AlertStore } from '../alerts/alertStore.js';
 import { generateSecret, hashSecret } from '../auth/secrets.js';
+import type { EventLog } from '../realtime/eventLog.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import type { GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
@@ -33,6 +34,8 @@ export interface DirectoryActionsDeps {
   users: UserStore;
   /** Hands escalations over to another doctor, telling them (moveDoctorPatients only). */
   alertService?: Pick<AlertService, 'handOverEscalation'>;
+  /** The live stream's log: a moved patient's doctors' pages are told (moveDoctorPatients only). */
+  events?: Pick<EventLog, 'append'>;
   /** Closes a device's or gateway's MQTT session, if it has one (HubBroker.forget). */
   closeSession: (username: string) => void;
   log: Logger;
@@ -215,7 +218,12 @@ export class DirectoryActions {
       }
       const moving = new Set(residents);
       const update = db.prepare('UPDATE residents SET doctor = ?, updated_at = ? WHERE id = ?');
-      for (const id of residents) update.run(to.doctor, at, id);
+      const homeOf = db.prepare('SELECT home_id FROM residents WHERE id = ?').pluck();
+      for (const id of residents) {
+        update.run(to.doctor, at, id);
+        // Both doctors' open pages change their patient lists now, alerts or not (streamHub.ts `visible`).
+        this.deps.events?.append('resident.doctor_changed', at, { homeId: homeOf.get(id) as string, residentId: id }, { residentId: id, from, to: to.doctor });
+      }
       // A home-level alert (no resident named) is the home's: it follows when `from` keeps nobody there.
       const keepsHome = db.prepare('SELECT 1 FROM residents WHERE home_id = ? AND doctor = ?').pluck();
       const why = `家庭医生变更：${from} → ${to.doctor}（管理员 ${actor} 转移患者）`;

@@ -16,7 +16,7 @@ import type { HubMetrics } from '../metrics.js';
 import { PerBatch, type GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
 
-export const STREAM_EVENT_TYPES = ['alert.created', 'alert.updated', 'device.status', 'reading'] as const;
+export const STREAM_EVENT_TYPES = ['alert.created', 'alert.updated', 'device.status', 'reading', 'resident.doctor_changed'] as const;
 export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number];
 
 export interface StreamEvent {

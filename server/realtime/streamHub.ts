@@ -527,6 +527,9 @@ export class StreamHub {
     if (isCallCenter(role)) return true;
     if (role === 'admin') return e.type === 'device.status';
     if (e.type === 'device.status') return false;
+    // A patient moved to another doctor: the new one sees it as their patient's (below), the one they
+    // left too, so that both pages change their lists at once, not at the next reload.
+    if (e.type === 'resident.doctor_changed' && e.data.from === username) return true;
     // Only alerts carry an escalation; asking a reading would build its data (LazyEvent) for nothing.
     if (e.type !== 'reading' && (e.data.escalation as { to?: string } | null | undefined)?.to === username) return true;
     if (!e.residentId) return false;

@@ -126,8 +126,7 @@ it('moves the rest (all), then dr-li can be disabled; dr-wang has all three pati
   await until(() => admin.locator('[data-testid="user-dr-li"]').getAttribute('data-disabled'), (v) => v === 'true');
   await until(() => admin.locator('[data-testid="doctor-dr-li"]').innerText(), (s) => s.includes('已停用'));
 
-  // A patient with no alert raises no event on dr-wang's stream: a reload shows them (see the report's realtime note).
-  await wang.reload();
+  // The patient with no alert arrives on dr-wang's open page too, without a reload (resident.doctor_changed).
   await until(() => rowsOf(wang), (ids) => ids.length === 3);
   expect(await rowsOf(wang)).toEqual(['r-0001', 'r-0002', 'r-0003']);
 });

@@ -303,6 +303,8 @@ export type StreamMessage =
   | { type: 'error'; error: string; message: string }
   | { seq: number; type: 'alert.created' | 'alert.updated'; at: string; data: Alert & { reason?: string } }
   | { seq: number; type: 'reading'; at: string; data: { deviceId: string; id: string; residentId: string | null; homeId: string; type: ReadingType; ts: string; values: Values } }
-  | { seq: number; type: 'device.status'; at: string; data: { clientId: string; kind: 'device' | 'gateway'; homeId: string; online: boolean; at: string; source: string } };
+  | { seq: number; type: 'device.status'; at: string; data: { clientId: string; kind: 'device' | 'gateway'; homeId: string; online: boolean; at: string; source: string } }
+  /** An admin moved a patient to another doctor (to both doctors and the call center). */
+  | { seq: number; type: 'resident.doctor_changed'; at: string; data: { residentId: string; from: string; to: string } };
 
 export type StreamEvent = Extract<StreamMessage, { seq: number; at: string }>;

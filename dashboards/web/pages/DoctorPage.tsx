@@ -33,6 +33,8 @@ export function DoctorPage(props: { user: User; onSignOut: () => void }) {
         bumpReading();
         refreshPatients();
       }
+      // A patient moved to or away from this doctor (an admin's action): the list changes now.
+      if (e.type === 'resident.doctor_changed') refreshPatients();
     },
     onAlertEvent: () => refreshPatients(),
   });

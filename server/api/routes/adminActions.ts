@@ -21,7 +21,7 @@ const Refusals = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 /** The directory's admin actions (server/import/directoryActions.ts) with what they need of the hub. */
 export function directoryActionsFor(ctx: HubContext): DirectoryActions {
   return new DirectoryActions({
-    writer: ctx.writer, directory: ctx.directory, engine: ctx.engine, alerts: ctx.alerts, users: ctx.users, alertService: ctx.alertService,
+    writer: ctx.writer, directory: ctx.directory, engine: ctx.engine, alerts: ctx.alerts, users: ctx.users, alertService: ctx.alertService, events: ctx.eventLog,
     closeSession: (username) => ctx.broker.forget(username), log: ctx.log.child({ component: 'directory' }), now: ctx.now,
   });
 }

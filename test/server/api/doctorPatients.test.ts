@@ -141,11 +141,17 @@ describe('a refused move', () => {
 
 describe('moving some patients (r-0003 to dr-zhao)', () => {
   let stream: StreamClient;
+  let left: StreamClient;
   beforeAll(async () => {
     stream = await StreamClient.open(h.t, h.tokens['dr-zhao']!);
+    left = await StreamClient.open(h.t, h.tokens['dr-li']!);
     await stream.next((m) => m.type === 'hello');
+    await left.next((m) => m.type === 'hello');
   });
-  afterAll(() => stream?.close());
+  afterAll(() => {
+    stream?.close();
+    left?.close();
+  });
 
   it('moves the patient and hands over their escalation; the new doctor is told by webhook, the old one keeps the rest', async () => {
     const res = await move('dr-li', { to: 'dr-zhao', residents: ['r-0003'] });
@@ -173,6 +179,10 @@ describe('moving some patients (r-0003 to dr-zhao)', () => {
   });
 
   it("is on the new doctor's live stream and in their queue: they may acknowledge it, the old doctor no longer sees it", async () => {
+    // Both doctors' pages hear of the move itself, so their patient lists change without a reload.
+    const moved = { type: 'resident.doctor_changed', data: { residentId: 'r-0003', from: 'dr-li', to: 'dr-zhao' } };
+    expect(await stream.next((m) => m.type === 'resident.doctor_changed', "the move on dr-zhao's stream")).toMatchObject(moved);
+    expect(await left.next((m) => m.type === 'resident.doctor_changed', "the move on dr-li's stream")).toMatchObject(moved);
     const event = await stream.next((m) => m.type === 'alert.updated' && m.data.id === a3, "the hand-over on dr-zhao's stream");
     expect(event.data.escalation).toMatchObject({ target: 'doctor', to: 'dr-zhao' });
     expect((await listAlerts(h.t, h.tokens['dr-zhao']!)).map((a) => a.id)).toEqual([a3]);
