@@ -278,16 +278,19 @@ export class Ingest {
     }
   }
 
-  /** Labelled children cached: resolving labels per reading costs more than the increment. */
+  /**
+   * Labelled children cached: resolving labels per reading costs more than the increment
+   * (a gateway's publish may hold 500 readings, accepted or refused).
+   */
   private readonly accepted = new Map<string, { inc(): void }>();
+  private readonly refused = new Map<string, { inc(): void }>();
 
   private acceptedCounter(type: string): { inc(): void } {
-    let c = this.accepted.get(type);
-    if (!c) {
-      c = this.deps.metrics.readingsAccepted.labels({ type });
-      this.accepted.set(type, c);
-    }
-    return c;
+    return childOf(this.accepted, type, () => this.deps.metrics.readingsAccepted.labels({ type }));
+  }
+
+  private refusedCounter(reason: string): { inc(): void } {
+    return childOf(this.refused, reason, () => this.deps.metrics.readingsRefused.labels({ reason }));
   }
 
   private status(principal: Principal | null, topic: ParsedTopic, payload: Buffer, packet: PublishPacket, done: IngestCallback): void {
@@ -340,18 +343,6 @@ export class Ingest {
     });
   }
 
-  /** Labelled children cached, as for accepted readings: a gateway's publish may refuse 500. */
-  private readonly refused = new Map<string, { inc(): void }>();
-
-  private refusedCounter(reason: string): { inc(): void } {
-    let c = this.refused.get(reason);
-    if (!c) {
-      c = this.deps.metrics.readingsRefused.labels({ reason });
-      this.refused.set(reason, c);
-    }
-    return c;
-  }
-
   /**
    * MQTT 3.1.1 has no negative PUBACK (MQTT-3.3.5-2): a refused publish is
    * acknowledged and then goes nowhere. Moving it to a topic nobody can
@@ -365,3 +356,10 @@ export class Ingest {
 
 /** `$`-topics are not matched by client wildcards, and the ACL grants no subscription to it. */
 export const DROPPED_TOPIC = '$anxin/dropped';
+
+/** `cache`'s entry for `key`, made by `make` the first time. */
+function childOf<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let c = cache.get(key);
+  if (c === undefined) cache.set(key, (c = make()));
+  return c;
+}
