@@ -23,7 +23,8 @@ import { decide, type Action, type Actor } from './lifecycle.js';
 /** Who must hear about an escalation or a missed deadline; implemented over the delivery queue. */
 export interface AlertNotifier {
   /** Called inside the escalation's job: what it stores commits with the escalation; if it throws, the escalation fails. */
-  doctorEscalated(alert: Alert, doctor: string): void;
+  /** `handedOverFrom`: the doctor it was escalated to before an admin moved the patient (the message says so). */
+  doctorEscalated(alert: Alert, doctor: string, handedOverFrom?: string | null): void;
   /** Whether the alert's current doctor escalation reached the doctor; null when it is not escalated to one. */
   doctorDelivery(alert: Alert): Pick<EscalationDelivery, 'state' | 'reason' | 'message'> | null;
 }
@@ -120,7 +121,7 @@ export class AlertService {
       at, actor, action: 'escalated.doctor', fromState: alert.state, toState: next.state, note,
       detail: { target: 'doctor', to: doctor, from, reason: 'patients.moved' },
     });
-    this.deps.notifier.doctorEscalated(next, doctor);
+    this.deps.notifier.doctorEscalated(next, doctor, from);
     const shown = this.withDelivery(next);
     // The home already heard "your doctor has been told"; that stays true.
     this.deps.engine.store(shown, 'escalated.doctor', false);

@@ -40,7 +40,7 @@ export class EscalationNotifier implements AlertNotifier {
     this.outcomes = outcomes;
   }
 
-  doctorEscalated(alert: Alert, doctor: string): void {
+  doctorEscalated(alert: Alert, doctor: string, handedOverFrom: string | null = null): void {
     const user = this.db.prepare('SELECT username, name, phone, webhook_url AS webhookUrl FROM users WHERE username = ?').get(doctor) as
       { username: string; name: string | null; phone: string | null; webhookUrl: string | null } | undefined;
     const resident = alert.residentId
@@ -54,11 +54,20 @@ export class EscalationNotifier implements AlertNotifier {
         : { username: doctor, name: null },
       kind: 'escalation.doctor',
       title: { 'zh-CN': `${who}：${alert.title['zh-CN']}`, en: `${who}: ${alert.title.en}` },
-      body: {
-        'zh-CN': `呼叫中心已将此预警转给您（${severityZh[alert.severity]}）。请在安心平台查看并处理。`,
-        en: `The call center escalated this ${alert.severity} alert to you. Please review it in Anxin.`,
+      // A hand-over says whose it was: the new doctor may call a colleague who already knows the case.
+      body: handedOverFrom
+        ? {
+          'zh-CN': `此预警原已转给 ${handedOverFrom}，管理员已将患者转由您负责（${severityZh[alert.severity]}）。请在安心平台查看并处理。`,
+          en: `This ${alert.severity} alert was escalated to ${handedOverFrom}; an admin moved the patient to you. Please review it in Anxin.`,
+        }
+        : {
+          'zh-CN': `呼叫中心已将此预警转给您（${severityZh[alert.severity]}）。请在安心平台查看并处理。`,
+          en: `The call center escalated this ${alert.severity} alert to you. Please review it in Anxin.`,
+        },
+      payload: {
+        alertId: alert.id, residentId: alert.residentId, homeId: alert.homeId, rule: alert.rule, severity: alert.severity, escalatedAt: alert.escalatedAt,
+        ...(handedOverFrom && { handedOverFrom }),
       },
-      payload: { alertId: alert.id, residentId: alert.residentId, homeId: alert.homeId, rule: alert.rule, severity: alert.severity, escalatedAt: alert.escalatedAt },
     };
     const wanted: Channel[] = [];
     if (user?.webhookUrl && this.channels.has('webhook')) wanted.push('webhook');

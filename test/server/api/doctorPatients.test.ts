@@ -169,6 +169,10 @@ describe('moving some patients (r-0003 to dr-zhao)', () => {
     expect(zhao.requests[0]!.verified).toBe(true);
     expect(body).toMatchObject({ kind: 'escalation.doctor', alertId: a3, recipient: { username: 'dr-zhao', name: '赵医生' }, payload: { residentId: 'r-0003', severity: 'warning' } });
     expect(body.title['zh-CN']).toContain('张玉兰');
+    // It says whose it was, so dr-zhao knows it is a hand-over, not a new call from the call center.
+    expect(body.payload.handedOverFrom).toBe('dr-li');
+    expect(body.body['zh-CN']).toContain('此预警原已转给 dr-li，管理员已将患者转由您负责');
+    expect(body.body.en).toContain('was escalated to dr-li; an admin moved the patient to you');
     // …and recorded as reaching them, as any escalation's delivery is.
     const reached = await waitFor(async () => { const d = await detail(a3); return d.alert.escalation.delivery?.state === 'delivered' ? d : null; }, 'delivered');
     expect(reached.alert.escalation).toMatchObject({ target: 'doctor', to: 'dr-zhao', doctorAcknowledgedAt: null });
