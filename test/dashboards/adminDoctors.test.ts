@@ -18,6 +18,7 @@ let t: TestHub;
 let browser: Browser;
 let admin: Page;
 let wang: Page;
+let li: Page;
 let gateway: MqttClient;
 /** r-0001's crisis, escalated to dr-li. */
 let crisis: string;
@@ -47,6 +48,8 @@ beforeAll(async () => {
   const base = `http://127.0.0.1:${t.hub.httpPort}`;
   wang = await signIn(browser, base, 'dr-wang', passwords['dr-wang']!);
   await until(() => rowsOf(wang), (ids) => ids.length === 1);
+  li = await signIn(browser, base, 'dr-li', passwords['dr-li']!);
+  await li.locator(`[data-testid="escalations"] [data-alert-id="${crisis}"]`).waitFor({ timeout: 5000 });
   admin = await signIn(browser, base, 'admin', ADMIN_PASSWORD);
 });
 
@@ -104,6 +107,9 @@ it("moves the patient with alerts, confirming the counts first; it appears on dr
   await until(() => rowsOf(wang), (ids) => ids.includes('r-0001'), 8000);
   await wang.locator(`[data-testid="escalations"] [data-alert-id="${crisis}"]`).waitFor({ timeout: 5000 });
   await shot(wang, 'doctor-after-move');
+  // dr-li's page, open all along too: the patient and the escalation that went with them leave it.
+  await until(() => rowsOf(li), (ids) => !ids.includes('r-0001'), 8000);
+  await li.locator(`[data-testid="escalations"] [data-alert-id="${crisis}"]`).waitFor({ state: 'detached', timeout: 5000 });
 });
 
 it('moves the rest (all), then dr-li can be disabled; dr-wang has all three patients', async () => {

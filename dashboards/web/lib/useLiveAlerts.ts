@@ -54,6 +54,11 @@ export interface LiveAlerts {
   put(a: Alert): void;
   /** Narrows the stream's reading events to these residents and homes (null: all); see StreamClient.watch. */
   watch(w: ReadingWatch | null): void;
+  /**
+   * Takes the snapshot again: for what left this page's sight with no event to say so (a doctor's
+   * patient moved to another doctor: the hand-over's alert events go to the new doctor only).
+   */
+  reload(): void;
 }
 
 export function useLiveAlerts(opts: {
@@ -208,5 +213,5 @@ export function useLiveAlerts(opts: {
     client.current?.watch(w);
   };
   const coverage: Coverage = { held: index.size, total: index.size + notHeld.current, truncated: notHeld.current > 0 };
-  return { alerts: index.alerts, queue: index, coverage, connection, version, put: (a) => merge(a), watch };
+  return { alerts: index.alerts, queue: index, coverage, connection, version, put: (a) => merge(a), watch, reload: () => reload.current?.() };
 }

@@ -33,8 +33,12 @@ export function DoctorPage(props: { user: User; onSignOut: () => void }) {
         bumpReading();
         refreshPatients();
       }
-      // A patient moved to or away from this doctor (an admin's action): the list changes now.
-      if (e.type === 'resident.doctor_changed') refreshPatients();
+      // A patient moved to or away from this doctor (an admin's action): the list changes now, and
+      // what was escalated to this doctor for a patient who left goes from the queue with them.
+      if (e.type === 'resident.doctor_changed') {
+        refreshPatients();
+        if (e.data.from === props.user.username) live.reload();
+      }
     },
     onAlertEvent: () => refreshPatients(),
   });
