@@ -34,7 +34,7 @@ import {
   addConsoleAccounts, ConsoleSet, consoleMix, FIRST_CONSOLE,
   type ConsolePlan, type ConsolesSummary, type ConsoleWindow,
 } from './consoles.js';
-import { DISTURBED, machineCaveats, pct } from './ingest.js';
+import { DISTURBED, machineCaveats, pct, threadCpuMeter, type ThreadCpu } from './ingest.js';
 import { CpuProfiler, InspectorSession, type HotSpots } from './inspector.js';
 import {
   fleet, fleetDocument, provisionHub, scrapeMetrics, startBareBroker, startHub, storeFiguresBetween,
@@ -212,6 +212,11 @@ interface LegFigures {
   rssBytes: number;
   load: Omit<LoadResult, 'latenciesUs' | 'abnormal' | 'pacing'>;
   pacing?: PacingFigures;
+  /**
+   * The broker's CPU per accepted cuff reading, by thread, µs (the heartbeats' cost included): read from
+   * /proc, it holds within a few % when other work disturbs the readings/s (bench/ingest.ts threadCpuMeter).
+   */
+  threads: ThreadCpu;
   /** The hub's group commits over the window. */
   store?: Record<string, Figure>;
   /** The hub's stream to the consoles over the window: messages/s to all of them; their clients' CPU and busiest event loop. */
@@ -247,33 +252,38 @@ interface HubSide {
   profiler?: CpuProfiler;
 }
 
+/** What a window measures before its readings are counted: `threads` is per reading, so it waits for them. */
+type WindowFigures = Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load' | 'threads'> & { perReading: (readings: number) => ThreadCpu };
+
 /** A measured window of `load` (already going): the target's CPU and RSS, the hub's store figures. */
 async function measureWindow(
   target: IngestTarget, load: LoadGenerator, swarmPid: number, seconds: number, consolePids: number[] = [],
-): Promise<Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'> & { consolesCoreShare: number }> {
+): Promise<WindowFigures & { consolesCoreShare: number }> {
   const httpUrl = (target as Partial<HubTarget>).httpUrl;
   const before = httpUrl ? await scrapeMetrics(httpUrl) : null;
   const t0 = performance.now();
   const meter = windowCpuMeter(target.pid);
+  const threads = threadCpuMeter(target.pid);
   const swarmCpu = cpuMeter(swarmPid);
   const consolesCpu = consolePids.map((pid) => cpuMeter(pid));
   load.measure();
   await sleep(seconds * 1000);
   const generator = await load.stop();
+  const perReading = threads.stop();
   const consolesCoreShare = consolesCpu.reduce((n, m) => n + m.stop().coreShare, 0);
   // The heartbeat clients and the console processes count as load generation, not as "other processes".
   const cpu = meter.stop(generator.coreShare + swarmCpu.stop().coreShare + consolesCoreShare);
   if (target.died() !== null) throw new Error(`the broker died during the window (${target.died()})`);
   const rssBytes = readRssBytes(target.pid);
   const store = httpUrl && before ? storeFiguresBetween(before, await scrapeMetrics(httpUrl), (performance.now() - t0) / 1000) : undefined;
-  return { cpu, generatorBusy: generator.busy, generatorCoreShare: generator.coreShare, rssBytes, consolesCoreShare, ...(store && { store }) };
+  return { cpu, perReading, generatorBusy: generator.busy, generatorCoreShare: generator.coreShare, rssBytes, consolesCoreShare, ...(store && { store }) };
 }
 
 /** `measureWindow`, and on the hub the consoles' messages and, with `--profile 1`, a CPU profile over the same window (the hub's, and each console process's). */
 async function measureHubWindow(
   leg: 'paced' | 'saturating', name: string, target: IngestTarget, load: LoadGenerator, swarmPid: number, seconds: number, hub: HubSide | undefined,
   profiles: NonNullable<TargetRun['profile']>,
-): Promise<{ window: Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>; consoles?: ConsoleWindow }> {
+): Promise<{ window: WindowFigures; consoles?: ConsoleWindow }> {
   if (!hub) {
     const { consolesCoreShare: _c, ...window } = await measureWindow(target, load, swarmPid, seconds);
     return { window };
@@ -303,9 +313,11 @@ async function measureHubWindow(
   };
 }
 
-function legFigures(w: Omit<LegFigures, 'readingsPerSecond' | 'puback' | 'load'>, result: LoadResult): LegFigures {
+function legFigures({ perReading, ...w }: WindowFigures, result: LoadResult): LegFigures {
   const { latenciesUs, abnormal: _a, pacing, ...load } = result;
-  return { readingsPerSecond: load.windowAcks / load.windowSeconds, puback: summarizeLatency(latenciesUs), ...w, load, ...(pacing && { pacing }) };
+  return {
+    readingsPerSecond: load.windowAcks / load.windowSeconds, puback: summarizeLatency(latenciesUs), ...w, threads: perReading(load.windowAcks), load, ...(pacing && { pacing }),
+  };
 }
 
 async function runTarget(name: string, target: IngestTarget, kit: LoadDevice[], p: CapacityParams, problems: string[], hub?: HubSide): Promise<TargetRun> {
@@ -595,6 +607,7 @@ async function runCapacity(p: CapacityParams): Promise<BenchOutcome> {
       row('  accepted readings/s (PUBACKs)', (r) => f(sat(r), 0)),
       row('  PUBACK p50 / p99 / p99.9 (ms)', (r) => lat(r.saturating.puback)),
       row('  broker CPU (of one core)', (r) => pct(r.saturating.cpu.brokerCoreShare)),
+      row('  CPU µs per reading: main; busiest other thread; rest', (r) => threadsText(r.saturating.threads)),
       row('  broker RSS at end (MiB)', (r) => f(r.saturating.rssBytes / MiB, 0)),
       row('  generator CPU; event loop busy', (r) => `${pct(r.saturating.generatorCoreShare)}; ${pct(r.saturating.generatorBusy)}`),
       row('  stream msgs/s to all consoles; their client CPU', (r) => (r.saturating.consoles ? `${f(r.saturating.consoles.messagesPerSecond, 0)}; ${pct(r.saturating.consoles.clientCoreShare)}` : '')),
@@ -633,3 +646,8 @@ export const capacityPart: BenchPart = {
     return () => runCapacity(p);
   },
 };
+
+/** Per-thread CPU per reading, µs, as the table shows it. */
+function threadsText(t: ThreadCpu): string {
+  return [t.mainUs, t.busiestOtherUs, t.restUs].map((us) => (Number.isFinite(us) ? us.toFixed(1) : '–')).join('; ');
+}
