@@ -22,7 +22,7 @@ import type { EventLog } from '../realtime/eventLog.js';
 import type { DirectoryStore } from '../store/directoryStore.js';
 import type { GroupCommit } from '../store/groupCommit.js';
 import type { Db } from '../store/sqliteDb.js';
-import type { UserStore } from '../store/userStore.js';
+import { escalatedToDoctor, isDoctorWarning, type UserStore } from '../store/userStore.js';
 import { MAX_RESIDENTS_PER_HOME } from './importSchema.js';
 import { retirementOf, retirementProblem, retirementText } from './retiredIdentities.js';
 
@@ -232,11 +232,11 @@ export class DirectoryActions {
       const warnings: string[] = [];
       for (const a of this.deps.engine.unresolved()) {
         const follows = a.residentId !== null ? moving.has(a.residentId) : !keepsHome.get(a.homeId, from);
-        if (a.state === 'escalated' && a.escalationTarget === 'doctor' && a.escalatedTo === from && (to.residents === undefined || follows)) {
+        if (escalatedToDoctor(a, from) && (to.residents === undefined || follows)) {
           alertService.handOverEscalation(a, to.doctor, actor, Math.max(at, (a.escalatedAt ?? 0) + 1),
             `${why}，已转给 ${to.doctor} 处理 / ${whyEn}; handed over to ${to.doctor}`);
           escalations.push(a.id);
-        } else if (a.severity === 'warning' && a.state !== 'escalated' && a.residentId !== null && moving.has(a.residentId)) {
+        } else if (isDoctorWarning(a) && a.residentId !== null && moving.has(a.residentId)) {
           this.deps.alerts.appendHistory(a.id, {
             at, actor, action: 'commented', fromState: a.state, toState: a.state, detail: { reason: 'patients.moved', from, to: to.doctor },
             note: `${why}，此预警转由 ${to.doctor} 查看 / ${whyEn}; ${to.doctor} reviews this warning now`,

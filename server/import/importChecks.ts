@@ -10,6 +10,7 @@ import { compileSchema, describeError } from '../../devices/schemaValidator.js';
 import { ID_PATTERN } from '../../devices/topics.js';
 import { webhookUrlProblem } from '../notify/webhookNotifier.js';
 import type { Db } from '../store/sqliteDb.js';
+import { ESCALATED_TO_DOCTOR } from '../store/userStore.js';
 import { ImportDocument, MAX_RESIDENTS_PER_HOME, NOT_BLANK, USERNAME_PATTERN } from './importSchema.js';
 import { retiredIdentities, retirementProblem, type Retirement } from './retiredIdentities.js';
 import { TableLookup, type NamedIds } from './tableLookup.js';
@@ -87,7 +88,7 @@ export class ExistingDirectory {
   retirement(id: string): Retirement | undefined { return (this.retired ??= retiredIdentities(this.db)).get(id); }
   /** How many of a resident's unresolved alerts are escalated to `doctor` (asked only when an import changes their doctor). */
   escalationsTo(residentId: string, doctor: string): number {
-    return (this.db.prepare("SELECT count(*) AS n FROM alerts WHERE resident_id = ? AND escalated_to = ? AND state = 'escalated' AND escalation_target = 'doctor'")
+    return (this.db.prepare(`SELECT count(*) AS n FROM alerts WHERE resident_id = ? AND escalated_to = ? AND ${ESCALATED_TO_DOCTOR}`)
       .get(residentId, doctor) as { n: number }).n;
   }
 }

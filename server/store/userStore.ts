@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { generateSecret, hashSecret, unusableHash, verifySecret } from '../auth/secrets.js';
+import type { Alert } from '../alerts/alertStore.js';
 import type { Db } from './sqliteDb.js';
 
 /**
@@ -281,10 +282,25 @@ export class UserStore {
   }
 }
 
+/**
+ * What sits in a doctor's queue, in one place for the counts (SQL), the move and the admin's
+ * per-patient list (memory), so that they cannot disagree: an alert escalated to them, and their
+ * patient's warning that is not escalated.
+ */
 /** An alert in a doctor's queue because it was escalated to them (joined with `escalated_to`). */
-const ESCALATED_TO_DOCTOR = "state = 'escalated' AND escalation_target = 'doctor'";
+export const ESCALATED_TO_DOCTOR = "state = 'escalated' AND escalation_target = 'doctor'";
 /** An alert in a doctor's queue because it is their patient's warning, not escalated (joined with the resident's doctor). */
 const DOCTOR_WARNING = "a.severity = 'warning' AND a.state IN ('open', 'acknowledged')";
+
+/** {@link ESCALATED_TO_DOCTOR} of `doctor`, for an alert in memory. */
+export function escalatedToDoctor(a: Pick<Alert, 'state' | 'escalationTarget' | 'escalatedTo'>, doctor: string): boolean {
+  return a.state === 'escalated' && a.escalationTarget === 'doctor' && a.escalatedTo === doctor;
+}
+
+/** {@link DOCTOR_WARNING}, for an alert in memory (its resident's doctor reviews it). */
+export function isDoctorWarning(a: Pick<Alert, 'severity' | 'state'>): boolean {
+  return a.severity === 'warning' && (a.state === 'open' || a.state === 'acknowledged');
+}
 const DOCTOR_WORK = `SELECT
   (SELECT count(*) FROM residents WHERE doctor = @username) AS patients,
   (SELECT count(*) FROM alerts WHERE escalated_to = @username AND ${ESCALATED_TO_DOCTOR}) AS escalations,

@@ -12,7 +12,7 @@ import { Type } from 'typebox';
 import { ID_PATTERN } from '../../../devices/topics.js';
 import type { HubContext } from '../../hubContext.js';
 import { USERNAME_PATTERN } from '../../import/importSchema.js';
-import { ROLE_NAMES, type DoctorWork } from '../../store/userStore.js';
+import { escalatedToDoctor, isDoctorWarning, ROLE_NAMES, type DoctorWork } from '../../store/userStore.js';
 import { notFound } from '../errors.js';
 import { directoryActionsFor, settleAction } from './adminActions.js';
 import { ROLES } from '../policies.js';
@@ -106,8 +106,8 @@ export function doctorPatientRoutes(ctx: HubContext): FastifyPluginAsync {
       for (const a of ctx.engine.unresolved()) {
         const c = a.residentId === null ? undefined : counts.get(a.residentId);
         if (!c) continue;
-        if (a.state === 'escalated' && a.escalationTarget === 'doctor' && a.escalatedTo === username) c.escalations += 1;
-        else if (a.severity === 'warning' && (a.state === 'open' || a.state === 'acknowledged')) c.warnings += 1;
+        if (escalatedToDoctor(a, username)) c.escalations += 1;
+        else if (isDoctorWarning(a)) c.warnings += 1;
       }
       return { patients: patients.map((r) => ({ id: r.id, name: r.name, homeId: r.homeId, ...counts.get(r.id)! })) };
     });
