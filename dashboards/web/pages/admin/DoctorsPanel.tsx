@@ -15,11 +15,6 @@ import { useLoad } from '../../lib/hooks';
 import { errorText, useI18n } from '../../lib/i18n';
 import type { DoctorOverview, DoctorPatient, PatientsMoved } from '../../lib/types';
 
-/** A checkbox or radio at its own size (styles.css sizes every input as a full-width text field). */
-const CHOICE = 'width: auto; min-height: 0; padding: 0; margin: 0;';
-/** A label beside its checkbox or radio, in the text's weight. */
-const CHOICE_LABEL = 'font-weight: 400; margin: 0.15rem 0; flex-wrap: nowrap;';
-
 const display = (d: Pick<DoctorOverview, 'username' | 'name'>) => (d.name ? `${d.name}（${d.username}）` : d.username);
 
 export function DoctorsPanel(props: { refreshKey: number; onMoved?: () => void }) {
@@ -150,24 +145,24 @@ function MoveDialog(props: {
             <option value="">{t('chooseDoctor')}</option>
             {targets.map((d) => <option key={d.username} value={d.username}>{t('doctorOption', { name: d.name ?? d.username, username: d.username, n: d.patients })}</option>)}
           </select>
-          <fieldset class="row" style="border: 0; padding: 0; margin: 0.6rem 0 0;">
+          <fieldset class="row choices">
             <legend class="sr-only">{t('moveScope')}</legend>
-            <label class="row" style={CHOICE_LABEL}>
-              <input type="radio" style={CHOICE} name="move-scope" value="all" checked={scope === 'all'} data-testid="move-scope-all" onChange={() => setScope('all')} />
+            <label class="row choice">
+              <input type="radio" name="move-scope" value="all" checked={scope === 'all'} data-testid="move-scope-all" onChange={() => setScope('all')} />
               {t('moveScopeAll')}（{from.patients}）
             </label>
-            <label class="row" style={CHOICE_LABEL}>
-              <input type="radio" style={CHOICE} name="move-scope" value="some" checked={scope === 'some'} data-testid="move-scope-some" onChange={() => setScope('some')} />
+            <label class="row choice">
+              <input type="radio" name="move-scope" value="some" checked={scope === 'some'} data-testid="move-scope-some" onChange={() => setScope('some')} />
               {t('moveScopeSome')}
             </label>
           </fieldset>
           {scope === 'some' && (
-            <ul class="list" style="max-height: 14rem; overflow: auto; margin-top: 0.4rem;" data-testid="move-patient-list">
+            <ul class="list choice-list" data-testid="move-patient-list">
               {patients.loading && <li class="muted">{t('loading')}</li>}
               {(patients.value ?? []).map((p) => (
                 <li key={p.id}>
-                  <label class="row" style={CHOICE_LABEL}>
-                    <input type="checkbox" style={CHOICE} checked={chosen.has(p.id)} data-testid={`move-patient-${p.id}`} onChange={() => toggle(p.id)} />
+                  <label class="row choice">
+                    <input type="checkbox" checked={chosen.has(p.id)} data-testid={`move-patient-${p.id}`} onChange={() => toggle(p.id)} />
                     {t('patientOption', { name: p.name, id: p.id, home: p.homeId })}
                     {p.escalations + p.warnings > 0 && <span class="tag tag-warning">{t('patientOpenItems', { e: p.escalations, w: p.warnings })}</span>}
                   </label>
